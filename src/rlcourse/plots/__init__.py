@@ -1,0 +1,7 @@
+"""Matplotlib figures shared by the notebooks and the CLI.
+
+Each half of the course keeps its figures in its own module; they are re-exported here so
+that notebooks can write ``from rlcourse import plots; plots.gap_vs_k(...)``.
+"""
+
+from __future__ import annotations
