@@ -5,3 +5,6 @@ that notebooks can write ``from rlcourse import plots; plots.gap_vs_k(...)``.
 """
 
 from __future__ import annotations
+
+from rlcourse.plots.games import *  # noqa: F403
+from rlcourse.plots.subsample import *  # noqa: F403

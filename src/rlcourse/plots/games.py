@@ -1,0 +1,5 @@
+"""Figures for the games half of the course."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

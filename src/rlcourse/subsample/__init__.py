@@ -1,0 +1,1 @@
+"""SUBSAMPLE-Q (Anand & Qu, arXiv 2403.00222)."""
