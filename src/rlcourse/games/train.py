@@ -1,0 +1,117 @@
+"""Batched training: many initialisations descend a method's direction at once."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rlcourse._validate import check_int, check_positive
+from rlcourse.games.base import Game, check_w
+from rlcourse.games.methods import Method, get_method
+
+__all__ = ["Trajectory", "train"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A batch of runs of one method on one game.
+
+    ``w``, ``actions``: ``(steps+1, batch, d)``; ``rewards``: ``(steps+1, batch, n)``;
+    ``diverged``: ``(batch,)`` bool; ``diverged_at``: ``(batch,)`` the step whose update was
+    non-finite or exploded (``-1``: never). A diverged run is frozen at its last good ``w``.
+    """
+
+    w: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    diverged: np.ndarray
+    diverged_at: np.ndarray
+    method: str
+    lr: float
+    params: dict[str, Any] = field(default_factory=dict)
+    game: str = ""
+
+    @property
+    def steps(self) -> int:
+        """Number of update steps."""
+        return self.w.shape[0] - 1
+
+    @property
+    def social_welfare(self) -> np.ndarray:
+        """``SW = sum_i r_i`` along the runs: ``(steps+1, batch)``."""
+        return self.rewards.sum(axis=-1)
+
+    @property
+    def final_actions(self) -> np.ndarray:
+        """Actions after the last step: ``(batch, d)``."""
+        return self.actions[-1]
+
+    @property
+    def final_rewards(self) -> np.ndarray:
+        """Rewards after the last step: ``(batch, n)``."""
+        return self.rewards[-1]
+
+
+def train(
+    game: Game,
+    method: str | Method,
+    w0: np.ndarray,
+    *,
+    lr: float,
+    steps: int,
+    blowup: float = 1e6,
+    **params: Any,
+) -> Trajectory:
+    """Run ``w_{t+1} = w_t - lr * direction(game, w_t, **params)`` for every row of ``w0``.
+
+    ``method``: a name in ``METHODS`` (``"aga"``, ``"sga"``, ...) or a callable
+    ``(game, w, **params) -> (..., d)``. ``w0``: ``(batch, d)`` or ``(d,)`` (one run).
+    A run whose next ``w`` is non-finite or has an entry above ``blowup`` in absolute value is
+    flagged in ``diverged`` and frozen at its last good ``w`` (the batch never sees a NaN).
+    """
+    name, fn = get_method(method)
+    lr = check_positive("lr", lr)
+    steps = check_int("steps", steps, low=0)
+    blowup = check_positive("blowup", blowup)
+    w = check_w(game, w0, "w0")
+    if w.ndim == 1:
+        w = w[None, :]
+    if w.ndim != 2:
+        raise ValueError(f"w0: expected shape (batch, {game.dim}) or ({game.dim},), got {w.shape}")
+    try:
+        inspect.signature(fn).bind(game, w, **params)
+    except TypeError as exc:
+        raise ValueError(
+            f"params: method {name!r} does not accept {sorted(params)} ({exc})"
+        ) from None
+    if np.abs(w).max() > blowup:
+        raise ValueError(f"w0: expected entries below blowup={blowup:g} in absolute value")
+
+    B, d = w.shape
+    W = np.empty((steps + 1, B, d))
+    W[0] = w
+    diverged = np.zeros(B, dtype=bool)
+    diverged_at = np.full(B, -1)
+    for t in range(steps):
+        with np.errstate(all="ignore"):
+            w_new = w - lr * fn(game, w, **params)
+            bad = ~np.isfinite(w_new).all(axis=-1) | (np.abs(w_new).max(axis=-1) > blowup)
+        bad &= ~diverged
+        diverged_at[bad] = t + 1
+        diverged |= bad
+        w = np.where(diverged[:, None], w, w_new)
+        W[t + 1] = w
+    return Trajectory(
+        w=W,
+        actions=game._actions(W),
+        rewards=-game._losses(W),
+        diverged=diverged,
+        diverged_at=diverged_at,
+        method=name,
+        lr=lr,
+        params=dict(params),
+        game=game.name,
+    )
