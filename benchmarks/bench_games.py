@@ -1,0 +1,109 @@
+"""Benchmarks of rlcourse.games (prints figures; run: python benchmarks/bench_games.py).
+
+1. 10 000 initialisations x 100 steps of AgA on the two-player public goods game: wall time
+   of one batched ``train`` call, and the ratio to looping over initialisations in Python
+   (same functions on one ``(d,)`` vector at a time), measured in the same run. The loop is
+   timed on a subset of initialisations and scaled linearly to 10 000.
+2. Per-step cost of every method relative to Simul-Ind on every game (batch of 1000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from rlcourse import games as G
+
+PARAMS = {
+    "simul_ind": {},
+    "simul_co": {},
+    "consensus": {"gamma": 1.0},
+    "sga": {"lam": 1.0},
+    "lola": {"alpha": 1.0},
+    "aga": {"lam": 1.0},
+    "aga_exact_sign": {"lam": 1.0},
+}
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_batched_vs_loop(n_init: int, steps: int, n_loop: int) -> None:
+    game = G.public_goods()
+    w0 = np.random.default_rng(0).uniform(-1, 1, (n_init, 2))
+
+    def batched() -> None:
+        G.train(game, "aga", w0, lr=1.0, steps=steps, lam=1.0)
+
+    def loop() -> None:
+        for w in w0[:n_loop]:
+            for _ in range(steps):
+                w = w - 1.0 * G.aga(game, w, lam=1.0)
+
+    t_batch = best_of(batched, 3)
+    t_loop = best_of(loop, 1) * n_init / n_loop
+    # same numbers either way
+    tr = G.train(game, "aga", w0[:3], lr=1.0, steps=steps, lam=1.0)
+    w = w0[0]
+    for _ in range(steps):
+        w = w - G.aga(game, w, lam=1.0)
+    assert np.allclose(w, tr.w[-1, 0])
+    print(f"AgA on public goods, {n_init} initialisations x {steps} steps")
+    print(f"  batched train:             {t_batch:8.3f} s")
+    print(f"  Python loop (scaled from {n_loop} inits): {t_loop:8.1f} s")
+    print(f"  speed-up batched / loop:   {t_loop / t_batch:8.0f}x")
+
+
+def bench_per_step(batch: int, reps: int) -> None:
+    zoo = {
+        "public_goods": G.public_goods(),
+        "public_goods_n5": G.public_goods(n=5, p=2.5),
+        "prisoners_dilemma": G.prisoners_dilemma(),
+        "stag_hunt": G.stag_hunt(),
+        "matching_pennies": G.matching_pennies(),
+        "tandem": G.tandem(),
+        "cournot": G.cournot(),
+    }
+    names = list(PARAMS)
+    print(f"\nper-step cost relative to simul_ind (batch {batch}, best of {reps} x 20 calls)")
+    print(f"{'game':<18} {'simul_ind us':>12} " + " ".join(f"{m:>14}" for m in names[1:]))
+    for gname, game in zoo.items():
+        w = np.random.default_rng(1).uniform(-1, 1, (batch, game.dim))
+        cost = {}
+        for m in names:
+            f, p = G.METHODS[m], PARAMS[m]
+
+            def run(f=f, p=p, game=game, w=w) -> None:
+                for _ in range(20):
+                    f(game, w, **p)
+
+            cost[m] = best_of(run, reps) / 20
+        base = cost["simul_ind"]
+        print(
+            f"{gname:<18} {base * 1e6:>12.1f} "
+            + " ".join(f"{cost[m] / base:>14.2f}" for m in names[1:])
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    if args.quick:
+        bench_batched_vs_loop(n_init=1000, steps=100, n_loop=20)
+        bench_per_step(batch=200, reps=3)
+    else:
+        bench_batched_vs_loop(n_init=10_000, steps=100, n_loop=200)
+        bench_per_step(batch=1000, reps=5)
+
+
+if __name__ == "__main__":
+    main()
