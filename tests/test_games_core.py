@@ -10,7 +10,18 @@ from hypothesis import strategies as st
 
 from rlcourse import games as G
 
+
+def random_quadratic(seed: int = 7) -> G.QuadraticGame:
+    """Three players, player 0 owns two parameters: exercises general ``owner`` arrays."""
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(3, 4, 4))
+    return G.QuadraticGame(
+        M + np.swapaxes(M, 1, 2), rng.normal(size=(3, 4)), rng.normal(size=3), [0, 0, 1, 2], "q"
+    )
+
+
 GAMES = {
+    "quadratic_owner_0012": random_quadratic(),
     "public_goods": G.public_goods(),
     "public_goods_3": G.public_goods(n=3, p=2.2),
     "prisoners_dilemma": G.prisoners_dilemma(),
@@ -211,6 +222,19 @@ def test_paper_sign_is_exact_when_xi_c_orthogonal_to_v(seed: int, d: int) -> Non
     np.testing.assert_array_equal(G.aga_sign(xi, xi_c, g), G.exact_alignment_sign(xi, xi_c, g))
 
 
+@pytest.mark.parametrize("name", ["public_goods", "cournot", "stag_hunt"])
+def test_aga_signs_of_a_game(name: str) -> None:
+    game = GAMES[name]
+    w = random_w(game, 11, batch=200)
+    paper, exact = G.aga_signs(game, w)
+    xi, xi_c = G.simultaneous_gradient(game, w), G.collective_gradient(game, w)
+    g = np.einsum("bkm,bm->bk", G.collective_hessian(game, w), xi_c)
+    np.testing.assert_array_equal(paper, G.aga_sign(xi, xi_c, g))
+    np.testing.assert_array_equal(exact, G.exact_alignment_sign(xi, xi_c, g))
+    lam = np.where(exact > 0, 1.5, -1.5)[:, None]
+    np.testing.assert_allclose(G.aga_exact_sign(game, w, lam=1.5), xi_c + lam * (xi + g))
+
+
 def test_signs_break_ties_to_plus() -> None:
     z = np.zeros((3, 2))
     np.testing.assert_array_equal(G.aga_sign(z, z, z), 1.0)
@@ -218,23 +242,22 @@ def test_signs_break_ties_to_plus() -> None:
     np.testing.assert_array_equal(G.sga_sign(z, np.zeros((3, 2, 2))), 1.0)
 
 
-def test_lola_matches_finite_differences_of_lookahead_loss() -> None:
-    game = G.prisoners_dilemma()
+@pytest.mark.parametrize("name", ["prisoners_dilemma", "quadratic_owner_0012", "public_goods_3"])
+def test_lola_matches_finite_differences_of_lookahead_loss(name: str) -> None:
+    game = GAMES[name]
     alpha = 0.3
     w = random_w(game, 3)
+    other = (game.owner[None, :] != np.arange(game.n_players)[:, None]).astype(float)
 
     def lookahead(x: np.ndarray) -> np.ndarray:
-        # L_i = l_i - alpha sum_{j != i} <grad_{w_j} l_i, grad_{w_j} l_j>, one parameter each
-        gr = game.grads(x)
-        xi = G.simultaneous_gradient(game, x)
-        cross = gr * xi[..., None, :]
-        cross = cross.sum(-1) - np.einsum("...ii->...i", cross)
-        return game.losses(x) - alpha * cross
+        # L_i = l_i - alpha sum_{j != i} <grad_{w_j} l_i, grad_{w_j} l_j>
+        cross = game.grads(x) * G.simultaneous_gradient(game, x)[..., None, :] * other
+        return game.losses(x) - alpha * cross.sum(-1)
 
     h = 1e-5
-    E = np.eye(2) * h
-    fd = (lookahead(w[:, None, :] + E) - lookahead(w[:, None, :] - E)) / (2 * h)  # (b, k, i)
-    want = np.einsum("bii->bi", fd)
+    E = np.eye(game.dim) * h
+    fd = (lookahead(w[:, None, :] + E) - lookahead(w[:, None, :] - E)) / (2 * h)  # (b, m, i)
+    want = fd[:, np.arange(game.dim), game.owner]
     np.testing.assert_allclose(G.lola(game, w, alpha=alpha), want, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(G.lola(game, w, alpha=0.0), G.simul_ind(game, w))
 

@@ -34,6 +34,7 @@ __all__ = [
     "aga_direction",
     "aga_exact_sign",
     "aga_sign",
+    "aga_signs",
     "alignment_derivative",
     "consensus",
     "consensus_direction",
@@ -218,6 +219,19 @@ def aga(game: Game, w: np.ndarray, lam: float = 1.0) -> np.ndarray:
 def aga_exact_sign(game: Game, w: np.ndarray, lam: float = 1.0) -> np.ndarray:
     """AgA with ``lambda = |lam| sign(alignment_derivative)``, the exact first-order sign."""
     return _aga(game, w, lam, exact=True)
+
+
+def aga_signs(game: Game, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's sign of ``lambda`` and the exact alignment sign at ``w``: two ``(...)`` arrays.
+
+    ``(aga_sign(xi, xi_c, H_c xi_c), exact_alignment_sign(xi, xi_c, H_c xi_c))``; their
+    agreement rate over random ``w`` measures how often the paper's rule is exact.
+    """
+    w = check_w(game, w)
+    G, Hs = game._grads(w), game._hessians(w)
+    xi, xi_c = xi_from_grads(G, game.owner), G.sum(axis=-2)
+    grad_Hc = hamiltonian_gradient(Hs.sum(axis=-3), xi_c)
+    return aga_sign(xi, xi_c, grad_Hc), exact_alignment_sign(xi, xi_c, grad_Hc)
 
 
 METHODS: dict[str, Method] = {

@@ -136,7 +136,13 @@ def cournot(n: int = 2, a: float = 10.0, b: float = 1.0, c: float = 1.0) -> Quad
 
     As losses ``l_i = b q_i Q - (a - c) q_i``, i.e. ``Q_i = b (e_i 1^T + 1 e_i^T)``,
     ``b_i = -(a - c) e_i``. Nash ``q_i = (a - c) / (b (n + 1))``; joint optimum
-    ``Q = (a - c) / (2 b)``.
+    ``Q = (a - c) / (2 b)``. It is a potential game (``H = b (I + 1 1^T)`` is symmetric).
+
+    A "when methods fail" case: with the defaults, lr 0.05 and 1000 steps from
+    ``q ~ U(0, 5)^2``, AgA with the paper's sign drifts without bound along ``q_1 - q_2`` for
+    ``|lambda| >~ 0.4`` (distance to the optimum ~95 at 0.4, ~5e2 at 0.5, ~6e5 at 0.8) and
+    every run trips the trainer's divergence guard at ``|lambda| = 1``; with the exact
+    alignment sign (``aga_exact_sign``) the same runs stay near the optimum.
     """
     n = check_int("n", n, low=2)
     a = check_positive("a", a)
