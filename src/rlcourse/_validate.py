@@ -61,7 +61,7 @@ def as_array(
             s is None or s == a for s, a in zip(shape, arr.shape, strict=False)
         )
         if not ok:
-            want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            want = str(tuple("any" if s is None else s for s in shape)).replace("'", "")
             raise ValueError(f"{name}: expected shape {want}, got shape {arr.shape}")
     if finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
@@ -101,7 +101,9 @@ def check_open_interval(name: str, value: Any, low: float, high: float) -> float
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number in ({low}, {high}), got {describe(value)}")
+        raise ValueError(
+            f"{name}: expected a number in ({low}, {high}), got {describe(value)}"
+        ) from None
     if not (low < v < high):
         raise ValueError(f"{name}: expected a number in ({low}, {high}), got {v}")
     return v
@@ -112,7 +114,7 @@ def check_positive(name: str, value: Any, *, allow_zero: bool = False) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a positive number, got {describe(value)}")
+        raise ValueError(f"{name}: expected a positive number, got {describe(value)}") from None
     ok = np.isfinite(v) and (v >= 0 if allow_zero else v > 0)
     if not ok:
         kind = "non-negative" if allow_zero else "positive"
@@ -130,6 +132,5 @@ def make_rng(rng: Any = None, *, name: str = "rng") -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise ValueError(
-        f"{name}: expected a numpy.random.Generator or a non-negative int seed, "
-        f"got {describe(rng)}"
+        f"{name}: expected a numpy.random.Generator or a non-negative int seed, got {describe(rng)}"
     )

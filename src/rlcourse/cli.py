@@ -3,8 +3,73 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from rlcourse.build import build
+
+    report = build(check=args.check)
+    for name in report.missing_solutions:
+        print(f"missing: solutions/{name} (listed in course/syllabus.toml)", file=sys.stderr)
+    for name in report.extra_lessons:
+        print(f"not in the syllabus: lessons/{name}", file=sys.stderr)
+    if args.check:
+        for name in report.stale:
+            print(f"stale: lessons/{name} differs from solutions/{name}", file=sys.stderr)
+        if report.ok:
+            print(f"lessons/ is up to date ({len(report.unchanged)} notebooks)")
+            return 0
+        print("run `rlcourse build` to regenerate lessons/", file=sys.stderr)
+        return 1
+    for name in report.written:
+        print(f"wrote lessons/{name}")
+    print(f"{len(report.written)} written, {len(report.unchanged)} unchanged")
+    return 0 if not report.missing_solutions else 1
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from rlcourse.exercises.progress import format_table, progress_path, read_progress, summarise
+    from rlcourse.syllabus import load_syllabus
+
+    path = Path(args.file) if args.file else progress_path()
+    entries = read_progress(path)
+    print(format_table(summarise(entries, load_syllabus())))
+    print(f"\n(progress file: {path}; {len(entries)} entries)")
+    return 0
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from rlcourse.paths import lessons_dir
+
+    src = lessons_dir()
+    work = Path(args.dir).expanduser().resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    new = []
+    for nb in sorted(src.glob("*.ipynb")):
+        target = work / nb.name
+        if not target.exists():
+            shutil.copyfile(nb, target)
+            new.append(nb.name)
+    if new:
+        print(f"copied {len(new)} lesson(s) into {work}: {', '.join(new)}")
+    print(f"your notebooks live in {work}; lessons already there are never overwritten")
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={work}"]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if args.port:
+        cmd.append(f"--port={args.port}")
+    cmd.extend(args.jupyter_args)
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return subprocess.call(cmd)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -24,6 +89,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+
+    p = sub.add_parser(
+        "lab",
+        help="open the course in JupyterLab",
+        description="Copy the lessons into your work folder (never overwriting a notebook "
+        "already there) and open JupyterLab on it, with Jupyter's token authentication on.",
+    )
+    p.add_argument("--dir", default="my-lessons", help="your work folder (default: ./my-lessons)")
+    p.add_argument("--no-browser", action="store_true", help="start the server only")
+    p.add_argument("--port", type=int, default=None, help="port for the server")
+    p.add_argument("--dry-run", action="store_true", help="print the Jupyter command only")
+    p.add_argument("jupyter_args", nargs="*", help="further arguments for `jupyter lab` (after --)")
+    p.set_defaults(func=_cmd_lab)
+
+    p = sub.add_parser(
+        "build",
+        help="generate lessons/ from solutions/",
+        description="Write lessons/NN_name.ipynb from solutions/NN_name.ipynb for every "
+        "lesson of the syllabus: solution code becomes runnable stubs, solution-only cells are "
+        "dropped, outputs are cleared. With --check, write nothing and fail if lessons/ is "
+        "stale.",
+    )
+    p.add_argument("--check", action="store_true", help="fail (exit 1) if lessons/ is stale")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser(
+        "progress",
+        help="print your progress per lesson",
+        description="Print a table per lesson (score / points, exercises attempted and "
+        "correct, hints asked) from your local progress file.",
+    )
+    p.add_argument(
+        "--file",
+        default=None,
+        help="progress file (default: RLCOURSE_PROGRESS or ~/.rlcourse/progress.jsonl)",
+    )
+    p.set_defaults(func=_cmd_progress)
 
     p = sub.add_parser(
         "reproduce",
@@ -47,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out = f"reproduce-{args.paper}"
     try:
         return int(args.func(args) or 0)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError) as exc:
         print(f"rlcourse {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

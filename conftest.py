@@ -1,0 +1,58 @@
+"""Test-session set-up shared by the unit tests and the notebook tests (nbval).
+
+* Progress records go to a temporary file, never to the user's home folder.
+* In ``lessons/`` (untouched, generated notebooks) every cell that calls ``.check(`` must show
+  a result that says *not attempted*: an untouched lesson runs top to bottom and no check
+  passes or fails on a stub.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+_tmp = tempfile.mkdtemp(prefix="rlcourse-test-")
+os.environ["RLCOURSE_PROGRESS"] = str(Path(_tmp) / "progress.jsonl")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_STATUS = re.compile(r"^\[\d\d\.q\d+ \w+\] (not attempted|incorrect|correct) ·", re.M)
+_CHECK_CALL = re.compile(r"\bex\.q\d+\.check\(")
+
+
+def _plain_text(outputs: list) -> str:
+    parts = []
+    for out in outputs or []:
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        data = out.get("data", {})
+        if "text/plain" in data:
+            parts.append(data["text/plain"])
+    return "\n".join(parts)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" or report.outcome != "passed":
+        return
+    path = Path(str(getattr(item, "path", getattr(item, "fspath", ""))))
+    if path.parent.name != "lessons" or path.suffix != ".ipynb":
+        return
+    cell = getattr(item, "cell", None)
+    if cell is None or not _CHECK_CALL.search(cell.source):
+        return
+    calls = len(_CHECK_CALL.findall(cell.source))
+    statuses = _STATUS.findall(_plain_text(getattr(item, "test_outputs", None)))
+    if len(statuses) < calls or any(s != "not attempted" for s in statuses):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{path.name}: an untouched lesson's check cell must show 'not attempted' for each "
+            f"of its {calls} check(s); it showed {statuses or 'no check result'}.\n"
+            f"Cell source:\n{cell.source}"
+        )

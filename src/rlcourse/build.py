@@ -1,0 +1,190 @@
+"""Generate ``lessons/`` from ``solutions/``.
+
+For every lesson of the syllabus, ``solutions/NN_name.ipynb`` becomes ``lessons/NN_name.ipynb``:
+
+* the code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes a stub that runs —
+  inside a block (indented) ``raise NotImplementedError``; at the top level each assigned
+  name becomes ``name = ...``; indentation is kept;
+* cells tagged ``solution-only`` are dropped;
+* outputs and execution counts are cleared, and the ``nbval-check-output`` tag is removed
+  (a lesson has no outputs to compare);
+* the notebook metadata records which lesson it is (``metadata.rlcourse.lesson``), which
+  the grader reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from rlcourse.paths import lessons_dir, solutions_dir
+from rlcourse.syllabus import Syllabus, load_syllabus
+
+__all__ = ["BuildReport", "build", "lesson_text", "stub_source"]
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\s*$")
+END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
+SOLUTION_ONLY = "solution-only"
+CHECK_OUTPUT_TAGS = ("nbval-check-output",)
+
+
+class BuildError(ValueError):
+    """A solution notebook that cannot be turned into a lesson."""
+
+
+def _assigned_names(code: str) -> list[str]:
+    """Top-level names assigned in ``code`` (in order, without repeats)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        for t in targets:
+            for sub in ast.walk(t):
+                if isinstance(sub, ast.Name) and sub.id not in names:
+                    names.append(sub.id)
+    return names
+
+
+def _defines_function(code: str) -> bool:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for n in tree.body
+    )
+
+
+def stub_source(source: str, where: str = "cell") -> str:
+    """Replace every ``### BEGIN SOLUTION`` … ``### END SOLUTION`` region by a runnable stub."""
+    out: list[str] = []
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        m = BEGIN.match(lines[i])
+        if END.match(lines[i]):
+            raise BuildError(f"{where}: '### END SOLUTION' without a matching BEGIN")
+        if not m:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = m.group("indent")
+        j = i + 1
+        while j < len(lines) and not END.match(lines[j]):
+            if BEGIN.match(lines[j]):
+                raise BuildError(f"{where}: nested '### BEGIN SOLUTION'")
+            j += 1
+        if j == len(lines):
+            raise BuildError(f"{where}: '### BEGIN SOLUTION' without '### END SOLUTION'")
+        body = "\n".join(line[len(indent) :] for line in lines[i + 1 : j])
+        if indent:
+            out.append(f"{indent}# YOUR CODE HERE")
+            out.append(f"{indent}raise NotImplementedError")
+        else:
+            if _defines_function(body):
+                raise BuildError(
+                    f"{where}: a top-level solution region defines a function or class; "
+                    "put the markers inside its body so the lesson keeps the signature"
+                )
+            names = _assigned_names(body)
+            out.append("# YOUR CODE HERE")
+            out.extend(f"{name} = ..." for name in names)
+        i = j + 1
+    text = "\n".join(out)
+    return text + ("\n" if source.endswith("\n") else "")
+
+
+def lesson_notebook(solution: nbformat.NotebookNode, lesson_id: str, where: str):
+    """The lesson notebook made from a solution notebook (a new object)."""
+    nb = nbformat.from_dict(solution)
+    cells = []
+    for k, cell in enumerate(nb.cells):
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if SOLUTION_ONLY in tags:
+            continue
+        if cell.cell_type == "code":
+            cell.source = stub_source(cell.source, f"{where}, cell {k}")
+            cell.outputs = []
+            cell.execution_count = None
+            kept = [t for t in tags if t not in CHECK_OUTPUT_TAGS]
+            if kept != tags:
+                cell.metadata["tags"] = kept
+                if not kept:
+                    del cell.metadata["tags"]
+        elif "### BEGIN SOLUTION" in cell.source:
+            raise BuildError(f"{where}, cell {k}: solution markers in a {cell.cell_type} cell")
+        cells.append(cell)
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)  # saved widget state belongs to executed outputs
+    nb.metadata["rlcourse"] = {"lesson": lesson_id, "generated_from": f"solutions/{where}"}
+    return nb
+
+
+def lesson_text(solution_path: Path, lesson_id: str) -> str:
+    """The exact text ``rlcourse build`` writes for one solution notebook."""
+    sol = nbformat.read(solution_path, as_version=4)
+    nb = lesson_notebook(sol, lesson_id, solution_path.name)
+    return nbformat.writes(nb) + "\n"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    written: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    stale: tuple[str, ...]
+    missing_solutions: tuple[str, ...]
+    extra_lessons: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.stale or self.missing_solutions or self.extra_lessons)
+
+
+def build(
+    *,
+    check: bool = False,
+    syllabus: Syllabus | None = None,
+    solutions: Path | None = None,
+    lessons: Path | None = None,
+) -> BuildReport:
+    """Write (or with ``check=True`` only compare) every lesson of the syllabus."""
+    syl = syllabus if syllabus is not None else load_syllabus()
+    src = solutions if solutions is not None else solutions_dir()
+    dst = lessons if lessons is not None else lessons_dir()
+    written, unchanged, stale, missing = [], [], [], []
+    expected_names = {lesson.notebook for lesson in syl.lessons}
+    for lesson in syl.lessons:
+        sol = src / lesson.notebook
+        if not sol.is_file():
+            missing.append(lesson.notebook)
+            continue
+        text = lesson_text(sol, lesson.id)
+        target = dst / lesson.notebook
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            unchanged.append(lesson.notebook)
+        elif check:
+            stale.append(lesson.notebook)
+        else:
+            dst.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".ipynb.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(target)
+            written.append(lesson.notebook)
+    extra = (
+        sorted(p.name for p in dst.glob("*.ipynb") if p.name not in expected_names)
+        if dst.is_dir()
+        else []
+    )
+    return BuildReport(tuple(written), tuple(unchanged), tuple(stale), tuple(missing), tuple(extra))

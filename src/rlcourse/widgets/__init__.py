@@ -1,0 +1,13 @@
+"""ipywidgets apps, each a plain function returning a widget.
+
+Every app is a :class:`~rlcourse.widgets.base.App`: a ``VBox`` whose ``controls`` dict holds
+its sliders and buttons and whose ``state`` dict holds what it last computed, so a test can
+drive it headlessly (set ``.value``, click) and assert on ``state``.
+"""
+
+from __future__ import annotations
+
+from rlcourse.widgets.base import App
+from rlcourse.widgets.basics import discount_explorer
+
+__all__ = ["App", "discount_explorer"]
