@@ -7,7 +7,7 @@ drive it headlessly (set ``.value``, click) and assert on ``state``.
 
 from __future__ import annotations
 
-from rlcourse.widgets.base import App
+from rlcourse.widgets.base import App, show_figure
 from rlcourse.widgets.basics import discount_explorer
-
-__all__ = ["App", "discount_explorer"]
+from rlcourse.widgets.games import *  # noqa: F403
+from rlcourse.widgets.subsample import *  # noqa: F403
