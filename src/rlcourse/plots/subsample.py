@@ -1,5 +1,106 @@
-"""Figures for the subsample half of the course."""
+"""Figures for the subsample half of the course (SUBSAMPLE-Q)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = [
+    "bellman_noise_vs_m",
+    "gap_vs_k",
+    "learning_time_vs_k",
+    "return_vs_k",
+    "tv_vs_k",
+]
+
+
+def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def gap_vs_k(result, ax: Axes | None = None) -> Figure:
+    """Optimality gap ``V(k=n) − V(k)`` vs k on log-log axes, with ±2 s.e. and a ``1/√k``
+    guide through the first point. ``result``: :class:`rlcourse.subsample.GapResult`."""
+    fig, ax = _axes(ax)
+    ks, gaps, se = result.ks, result.gaps, result.gap_stderr
+    ax.errorbar(ks, gaps, yerr=2 * se, marker="o", capsize=3, label="measured gap")
+    pos = gaps > 0
+    if pos.any():
+        k0, g0 = ks[pos][0], gaps[pos][0]
+        ax.plot(ks, g0 * np.sqrt(k0 / ks), "--", color="gray", label=r"$\propto 1/\sqrt{k}$")
+    ax.set_xscale("log")
+    if pos.all():
+        ax.set_yscale("log")
+    ax.set_xlabel("k (agents sampled)")
+    ax.set_ylabel("gap V(k=n) − V(k) (discounted reward)")
+    ax.set_title(f"{result.label}: the gap falls with k (slope {result.slope:.2f})")
+    ax.legend()
+    return fig
+
+
+def return_vs_k(result, ax: Axes | None = None) -> Figure:
+    """Discounted return of ``π_k`` vs k against the k = n benchmark."""
+    fig, ax = _axes(ax)
+    ax.errorbar(
+        result.ks,
+        result.returns,
+        yerr=2 * result.stderr,
+        marker="o",
+        capsize=3,
+        label="SUBSAMPLE-Q, k sampled",
+    )
+    ax.axhline(result.ref_return, color="k", ls="--", label=f"k = n = {result.n}")
+    ax.set_xscale("log")
+    ax.set_xlabel("k (agents sampled)")
+    ax.set_ylabel("discounted return (reward units)")
+    ax.set_title(f"{result.label}: the return approaches the k = n benchmark")
+    ax.legend()
+    return fig
+
+
+def learning_time_vs_k(result, ax: Axes | None = None) -> Figure:
+    """Learning time of SUBSAMPLE-Q vs k (log-log)."""
+    fig, ax = _axes(ax)
+    ax.plot(result.ks, result.seconds, "o-")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("k (agents sampled)")
+    ax.set_ylabel("learning time (s)")
+    ax.set_title(f"{result.label}: time grows polynomially in k (slope {result.slope:.1f})")
+    return fig
+
+
+def bellman_noise_vs_m(result, ax: Axes | None = None) -> Figure:
+    """Bellman noise ``ε_{k,m}`` vs m (log-log) with a ``1/√m`` guide."""
+    fig, ax = _axes(ax)
+    ms, mean = result.ms, result.mean
+    ax.plot(ms, result.eps.T, ".", color="C0", alpha=0.4)
+    ax.plot(ms, mean, "o-", color="C0", label="mean over seeds")
+    ax.plot(ms, mean[0] * np.sqrt(ms[0] / ms), "--", color="gray", label=r"$\propto 1/\sqrt{m}$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("m (samples per entry)")
+    ax.set_ylabel(r"$\epsilon_{k,m} = \|\hat Q_{k,m} - Q^*_k\|_\infty$")
+    ax.set_title(f"{result.label} (k={result.k}): noise shrinks like m^{result.slope:.2f}")
+    ax.legend()
+    return fig
+
+
+def tv_vs_k(result, ax: Axes | None = None) -> Figure:
+    """Upper quantile of the TV error of the subsampled histogram vs k, with and without
+    replacement, against the DKW-type bound."""
+    fig, ax = _axes(ax)
+    q = 1 - result.delta
+    ax.plot(result.ks, result.tv_without, "o-", label=f"without replacement ({q:.0%} quantile)")
+    ax.plot(result.ks, result.tv_with, "s-", label=f"with replacement ({q:.0%} quantile)")
+    ax.plot(result.ks, result.max_without, "^-", label="½ max_x deviation, without repl.")
+    ax.plot(result.ks, result.bound, "--", color="gray", label="bound sqrt((n−k+1)/(8nk) ln(2L/δ))")
+    ax.set_xlabel("k (agents sampled)")
+    ax.set_ylabel("TV(F_Δ, F_[n])")
+    ax.set_title(f"n = {result.n}: sampling without replacement is exact at k = n")
+    ax.legend()
+    return fig

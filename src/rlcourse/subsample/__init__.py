@@ -1,1 +1,97 @@
-"""SUBSAMPLE-Q (Anand & Qu, arXiv 2403.00222)."""
+"""SUBSAMPLE-Q (Anand & Qu, arXiv 2403.00222): a global agent learns on k of n local agents.
+
+Modules: :mod:`.model` (the global-local MDP and its batched simulator), :mod:`.envs`,
+:mod:`.counts` (count spaces and ranking), :mod:`.planning` (exact mean-field VI, brute force,
+SUBSAMPLE-Q), :mod:`.execution` (Algorithm 2, evaluation, sampling bound),
+:mod:`.experiments` and :mod:`.reproduce`.
+"""
+
+from rlcourse.subsample import envs
+from rlcourse.subsample.counts import (
+    CountSpace,
+    binomial_table,
+    counts_from_states,
+    expand_counts,
+    rank_counts,
+    rank_sorted_states,
+)
+from rlcourse.subsample.execution import (
+    EvalResult,
+    SubsampledPolicy,
+    dkw_bound,
+    draw_subset,
+    evaluate,
+    subsample_counts,
+    subsample_tv,
+)
+from rlcourse.subsample.experiments import (
+    GapResult,
+    NoiseResult,
+    TimingResult,
+    TVResult,
+    bellman_noise_vs_m,
+    fit_slope,
+    gap_vs_k,
+    learning_time_vs_k,
+    tv_vs_k,
+)
+from rlcourse.subsample.model import GlobalLocalMDP, sample_categorical, step
+from rlcourse.subsample.planning import (
+    QResult,
+    TupleResult,
+    count_kernel,
+    estimate_bytes,
+    mean_field_bellman_update,
+    next_counts_from_uniforms,
+    sample_next_counts,
+    sample_next_globals,
+    sampled_bellman_update,
+    solve_full,
+    solve_mean_field,
+    solve_raw_tuples,
+    subsample_q,
+    subsystem_reward,
+)
+
+__all__ = [
+    "CountSpace",
+    "EvalResult",
+    "GapResult",
+    "GlobalLocalMDP",
+    "NoiseResult",
+    "QResult",
+    "SubsampledPolicy",
+    "TVResult",
+    "TimingResult",
+    "TupleResult",
+    "bellman_noise_vs_m",
+    "binomial_table",
+    "count_kernel",
+    "counts_from_states",
+    "dkw_bound",
+    "draw_subset",
+    "envs",
+    "estimate_bytes",
+    "evaluate",
+    "expand_counts",
+    "fit_slope",
+    "gap_vs_k",
+    "learning_time_vs_k",
+    "mean_field_bellman_update",
+    "next_counts_from_uniforms",
+    "rank_counts",
+    "rank_sorted_states",
+    "sample_categorical",
+    "sample_next_counts",
+    "sample_next_globals",
+    "sampled_bellman_update",
+    "solve_full",
+    "solve_mean_field",
+    "solve_raw_tuples",
+    "step",
+    "subsample_counts",
+    "subsample_q",
+    "subsample_tv",
+    "subsystem_reward",
+    "tv_vs_k",
+]

@@ -49,11 +49,11 @@ def demand_response(gamma: float = 0.9) -> GlobalLocalMDP:
 
 
 def queueing(
-    G: int = 3,
+    G: int = 4,
     B: int = 2,
-    p: float = 0.5,
+    p: float = 0.4,
     mu: float = 0.9,
-    c_cap: float = 0.3,
+    c_cap: float = 0.2,
     c_switch: float = 0.05,
     gamma: float = 0.9,
 ) -> GlobalLocalMDP:

@@ -27,6 +27,7 @@ __all__ = [
     "QResult",
     "TupleResult",
     "count_kernel",
+    "estimate_bytes",
     "mean_field_bellman_update",
     "next_counts_from_uniforms",
     "sample_next_counts",
@@ -39,7 +40,8 @@ __all__ = [
     "subsystem_reward",
 ]
 
-CHUNK_ROWS = 4096  # rows (s_g, c) per chunk of the sampler and of a sweep; fixes the streams
+CHUNK_ROWS = 4096  # rows (s_g, c) per chunk of a sweep
+SAMPLE_ROWS = 16384  # rows per chunk of the next-count sampler (one child stream each)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def subsystem_reward(r_g: np.ndarray, r_l: np.ndarray, counts: np.ndarray) -> np
     k = counts.sum(axis=1)
     if counts.shape[0] == 0 or np.any(counts < 0) or np.any(k != k[0]) or k[0] <= 0:
         raise ValueError("counts: expected non-negative count vectors with one common sum k >= 1")
-    mean_l = counts @ r_l / k[0]  # (N, S_g)
+    mean_l = counts.astype(float) @ r_l / k[0]  # (N, S_g)
     return r_g[:, None, :] + mean_l.T[:, :, None]
 
 
@@ -282,12 +284,12 @@ def sample_next_counts(
     i = np.arange(k)
     col_tables = [np.ascontiguousarray(space.table[:, j + 1]) for j in i]
     next_c = np.empty((S_g * N, m), dtype=np.int32)
-    starts = range(0, S_g * N, CHUNK_ROWS)
+    starts = range(0, S_g * N, SAMPLE_ROWS)
     streams = rng.spawn(len(starts))
 
     def work(job: tuple[int, np.random.Generator]) -> None:
         lo, g = job
-        hi = min(lo + CHUNK_ROWS, S_g * N)
+        hi = min(lo + SAMPLE_ROWS, S_g * N)
         s = np.arange(lo, hi) // N  # s_g of each row
         a = agents[np.arange(lo, hi) % N]  # (B, k)
         row = (a.T.astype(np.int32) * S_g + s.astype(np.int32))[:, :, None]  # (k, B, 1)
@@ -412,16 +414,17 @@ def subsample_q(
     g_rng, c_rng = rng.spawn(2)
     next_c = sample_next_counts(mdp, space, m, c_rng, workers=workers)
     next_g = sample_next_globals(mdp, N, m, g_rng)
-    Q = np.zeros_like(r_k)
-    for t in range(1, T + 1):  # noqa: B007 (t is the sweep count)
+    Q = r_k.copy()  # Q_1 = r_k: the first sweep from Q_0 = 0 (max_a' Q_0 = 0)
+    sweeps = 1
+    for _ in range(2, T + 1):
         Q_new = sampled_bellman_update(
             Q, r_k, next_g, next_c, mdp.gamma, workers=workers, check=False
         )
         done = tol is not None and np.max(np.abs(Q_new - Q)) <= tol
-        Q = Q_new
+        Q, sweeps = Q_new, sweeps + 1
         if done:
             break
-    return QResult(Q, space, m, t, "subsample_q")
+    return QResult(Q, space, m, sweeps, "subsample_q")
 
 
 def estimate_bytes(S_g: int, A: int, N: int, m: int, *, deterministic_g: bool = False) -> float:
