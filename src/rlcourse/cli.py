@@ -64,6 +64,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
         cmd.append("--no-browser")
     if args.port:
         cmd.append(f"--port={args.port}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
     cmd.extend(args.jupyter_args)
     if args.dry_run:
         print(" ".join(cmd))
