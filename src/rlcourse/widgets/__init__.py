@@ -7,7 +7,11 @@ drive it headlessly (set ``.value``, click) and assert on ``state``.
 
 from __future__ import annotations
 
+from rlcourse.widgets import games as _games
+from rlcourse.widgets import subsample as _subsample
 from rlcourse.widgets.base import App, show_figure
 from rlcourse.widgets.basics import discount_explorer
 from rlcourse.widgets.games import *  # noqa: F403
 from rlcourse.widgets.subsample import *  # noqa: F403
+
+__all__ = ["App", "discount_explorer", "show_figure", *_games.__all__, *_subsample.__all__]
