@@ -138,10 +138,12 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
         space = CountSpace(j, L)
         x = space.agents[:, 0].astype(np.intp)  # smallest occupied state of each c
         parent = prev.index(space.counts - np.eye(L, dtype=np.int64)[x])  # index of c - e_x
+        K_parent = K[:, parent, :]  # (S_g, N_j, N_{j-1}): K_{j-1}[c - e_x, c']
+        w = P_l[x].transpose(1, 0, 2)[:, :, :, None]  # (S_g, N_j, L, 1): P_l[x, s_g, y]
         K_new = np.zeros((S_g, space.size, space.size))
         for y in range(L):  # the moved agent lands on y
             up = space.index(prev.counts + np.eye(L, dtype=np.int64)[y])  # c' + e_y
-            K_new[:, :, up] += P_l[x, :, y].T[:, :, None] * K[:, parent, :]
+            K_new[:, :, up] += w[:, :, y] * K_parent
         K, prev = K_new, space
     return K
 
@@ -151,8 +153,9 @@ def mean_field_bellman_update(
 ) -> np.ndarray:
     """Exact operator: ``Q'(s_g,c,a) = r_k + γ Σ_{s_g'} P_g[s_g,a,s_g'] Σ_{c'} K[s_g,c,c']
     max_a' Q(s_g',c',a')``. Shapes ``Q, r_k: (S_g, N, A)``, ``K: (S_g, N, N)``."""
+    S_g, N, _ = Q.shape
     V = Q.max(axis=2)  # (S_g', N)
-    EV = K @ V.T  # (S_g, N, S_g'):  Σ_c' K[s_g, c, c'] V[s_g', c']
+    EV = (K.reshape(S_g * N, N) @ V.T).reshape(S_g, N, S_g)  # Σ_c' K[s_g, c, c'] V[s_g', c']
     return r_k + gamma * np.einsum("gas,gcs->gca", P_g, EV)
 
 
@@ -332,7 +335,7 @@ def sample_next_globals(
 
 
 def _run(work, jobs: list, workers: int) -> None:
-    if workers == 1:
+    if workers == 1 or len(jobs) < 8:  # small problems: threads cost more than they save
         for job in jobs:
             work(job)
         return
