@@ -1,5 +1,68 @@
-"""Widgets of the subsample lessons."""
+"""Widgets of the subsample lessons (SUBSAMPLE-Q, lessons 01–05)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+
+from rlcourse._validate import check_int
+from rlcourse.widgets.base import App, show_figure
+
+__all__ = ["joint_size_explorer"]
+
+_GB = 1e9
+
+
+def joint_size_explorer(n: int = 5, L: int = 3, n_global: int = 2, n_actions: int = 2) -> App:
+    r"""Slide the number of agents n and of local states L; watch the joint state space
+    :math:`|S_g| L^n` and the Q-table :math:`|S_g||A_g| L^n` explode.
+
+    ``state`` holds ``n``, ``L``, ``joint_states`` (``|S_g| L^n``), ``q_entries``
+    (``|S_g||A_g| L^n``), ``kernel_entries`` (``(|S_g| L^n)^2 |A_g|``, a dense joint transition
+    matrix) and ``q_bytes`` (8 bytes per Q entry).
+    """
+    n = check_int("n", n, low=1, high=40)
+    L = check_int("L", L, low=2, high=10)
+    n_global = check_int("n_global", n_global, low=1)
+    n_actions = check_int("n_actions", n_actions, low=1)
+    controls = {
+        "n": W.IntSlider(value=n, min=1, max=40, description="n agents", continuous_update=False),
+        "L": W.IntSlider(value=L, min=2, max=10, description="L states", continuous_update=False),
+    }
+
+    def update(app: App) -> None:
+        n_, L_ = int(app.controls["n"].value), int(app.controls["L"].value)
+        joint = n_global * L_**n_
+        q_entries = joint * n_actions
+        kernel = joint * joint * n_actions
+        app.state.update(
+            n=n_,
+            L=L_,
+            joint_states=joint,
+            q_entries=q_entries,
+            kernel_entries=kernel,
+            q_bytes=8 * q_entries,
+        )
+        ns = np.arange(1, 41)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        q_curve = n_global * n_actions * np.power(float(L_), ns)
+        ax.semilogy(ns, q_curve, label=f"Q-table |S_g||A_g| L^n (L = {L_})")
+        ax.semilogy(
+            ns, q_curve**2 / n_actions, ":", label="dense transition matrix (|S_g| L^n)² |A_g|"
+        )
+        ax.axhline(_GB / 8, color="tab:red", ls="--", label="1 GB of float64")
+        ax.plot([n_], [q_entries], "o", color="k")
+        ax.set(
+            xlabel="number of local agents n",
+            ylabel="entries (log scale)",
+            ylim=(1, 1e40),
+            title=f"n = {n_}: {q_entries:.3g} Q entries ({8 * q_entries / _GB:.2g} GB)",
+        )
+        ax.legend(fontsize=8, loc="upper left")
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(
+        controls, update, title="The joint state space grows like L^n", layout_rows=[["n", "L"]]
+    )

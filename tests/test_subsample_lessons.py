@@ -1,0 +1,60 @@
+"""Lesson helpers and widgets of the SUBSAMPLE-Q lessons (01–05), driven headlessly and
+checked against the library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlcourse.exercises import lesson01
+from rlcourse.subsample import envs, solve_full, step
+from rlcourse.widgets import App, joint_size_explorer
+
+# ---- lesson 01 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_step_from_uniforms_matches_library_step_on_equal_seeds(seed):
+    mdp = envs.random_mdp(3, 2, 4, rng=seed)
+    gen = np.random.default_rng(seed)
+    B, n = 6, 9
+    s_g, a_g = gen.integers(0, 3, B), gen.integers(0, 2, B)
+    s_local = gen.integers(0, 4, (B, n))
+    u = np.random.default_rng(100 + seed)
+    u_g, u_l = u.random(B), u.random((B, n))  # the order in which `step` draws them
+    got = lesson01.step_from_uniforms(mdp, s_g, a_g, s_local, u_g, u_l)
+    want = step(mdp, s_g, a_g, s_local, rng=100 + seed)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w)
+
+
+def test_joint_mdp_answer_key_solves_to_the_library_brute_force():
+    mdp = envs.toy(L=2, gamma=0.8)
+    P, r = lesson01.joint_mdp(mdp.P_g, mdp.P_l, mdp.r_g, mdp.r_l, 3)
+    np.testing.assert_allclose(P.sum(axis=2), 1.0)
+    Q = np.zeros_like(r)
+    for _ in range(300):
+        Q = r + mdp.gamma * (P @ Q.max(axis=1))
+    np.testing.assert_allclose(Q.reshape(2, 8, 2), solve_full(mdp, 3).q, atol=1e-9)
+
+
+def test_joint_size_explorer_recomputes_table_sizes():
+    app = joint_size_explorer(n=2, L=2)
+    assert isinstance(app, App)
+    assert app.state["q_entries"] == 2 * 2 * 2**2
+    app.controls["L"].value = 3
+    app.controls["n"].value = 4
+    assert (app.state["n"], app.state["L"]) == (4, 3)
+    # the Q-table the library's brute force actually builds has this many entries
+    assert app.state["q_entries"] == solve_full(envs.toy(L=3), 4).q.size
+    assert app.state["joint_states"] == 2 * 3**4
+    assert app.state["kernel_entries"] == (2 * 3**4) ** 2 * 2
+    assert app.state["q_bytes"] == 8 * app.state["q_entries"]
+    assert app.state["figure"].axes[0].get_xlabel() == "number of local agents n"
+
+
+def test_joint_size_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="n"):
+        joint_size_explorer(n=0)
+    with pytest.raises(ValueError, match="L"):
+        joint_size_explorer(L=1)
