@@ -1,0 +1,102 @@
+"""The games lessons' widgets, driven headlessly, and the lesson helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlcourse import games
+from rlcourse.widgets import App, flow_explorer
+from rlcourse.widgets.games import EXPLORER_GAMES, method_params
+
+
+def _expected(app: App) -> games.Trajectory:
+    c = app.controls
+    g = EXPLORER_GAMES[c["game"].value]()
+    params = method_params(c["method"].value, c["strength"].value)
+    w0 = np.array([c["x0"].value, c["y0"].value])
+    return games.train(g, c["method"].value, w0, lr=c["lr"].value, steps=c["steps"].value, **params)
+
+
+def _assert_state_matches(app: App) -> None:
+    tr = _expected(app)
+    assert np.allclose(app.state["final_w"], tr.w[-1, 0])
+    assert np.allclose(app.state["final_actions"], tr.final_actions[0])
+    assert np.allclose(app.state["final_rewards"], tr.final_rewards[0])
+    assert app.state["social_welfare"] == pytest.approx(tr.final_rewards[0].sum())
+    assert app.state["diverged"] == bool(tr.diverged[0])
+    assert app.state["trajectory"].steps == app.controls["steps"].value
+
+
+def test_flow_explorer_responds_to_every_control():
+    app = flow_explorer(game="bilinear", method="simul_ind", lr=0.1, start=(1.0, 0.0), steps=50)
+    assert isinstance(app, App)
+    _assert_state_matches(app)
+    # simultaneous descent on the bilinear game spirals out: |w|^2 grows by 1 + lr^2 per step
+    assert np.linalg.norm(app.state["final_w"]) == pytest.approx(1.01**25, rel=1e-9)
+    assert app.state["params"] == {}
+
+    app.controls["method"].value = "sga"
+    assert app.state["method"] == "sga" and app.state["params"] == {"lam": 1.0}
+    _assert_state_matches(app)
+    assert np.linalg.norm(app.state["final_w"]) < 1.0  # SGA pulls in
+
+    app.controls["strength"].value = 0.3
+    assert app.state["params"] == {"lam": 0.3}
+    _assert_state_matches(app)
+
+    app.controls["lr"].value = 0.05
+    assert app.state["lr"] == pytest.approx(0.05, rel=1e-6)
+    _assert_state_matches(app)
+
+    app.controls["steps"].value = 120
+    assert app.state["steps"] == 120 and app.state["trajectory"].w.shape == (121, 1, 2)
+    _assert_state_matches(app)
+
+    app.controls["x0"].value = -2.0
+    app.controls["y0"].value = 1.5
+    assert np.allclose(app.state["w0"], [-2.0, 1.5])
+    assert np.allclose(app.state["trajectory"].w[0, 0], [-2.0, 1.5])
+    _assert_state_matches(app)
+
+    app.controls["game"].value = "public goods"
+    app.controls["method"].value = "aga"
+    app.controls["lr"].value = 1.0
+    app.controls["strength"].value = 1.0
+    _assert_state_matches(app)
+    assert app.state["game"].name.startswith("public goods")
+    assert app.state["final_actions"].min() > 0.9  # AgA reaches the optimum
+    app.controls["method"].value = "simul_ind"
+    assert app.state["final_actions"].max() < 0.5  # selfish descent heads for Nash
+
+    app.controls["method"].value = "consensus"
+    assert app.state["params"] == {"gamma": 1.0}
+    app.controls["method"].value = "lola"
+    assert app.state["params"] == {"alpha": 1.0}
+    _assert_state_matches(app)
+    fig = app.state["figure"]
+    assert len(fig.axes) >= 3 and fig.axes[0].get_xlabel().startswith("player 1")
+
+
+def test_flow_explorer_every_game_and_divergence():
+    app = flow_explorer(game="Cournot", method="aga", strength=1.0, lr=0.05, start=(1.0, 3.0))
+    app.controls["steps"].value = 400
+    assert not app.state["diverged"]
+    assert "runs away" in app.state["figure"].axes[0].get_title()
+    app.controls["steps"].value = 1000
+    _assert_state_matches(app)
+    assert app.state["diverged"] and app.state["diverged_at"] > 0
+    assert "diverged" in app.state["figure"].axes[0].get_title()
+    for name in EXPLORER_GAMES:
+        app.controls["game"].value = name
+        assert app.state["game"].name == EXPLORER_GAMES[name]().name
+        _assert_state_matches(app)
+
+
+def test_flow_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="game"):
+        flow_explorer(game="chess")
+    with pytest.raises(ValueError, match="method"):
+        flow_explorer(method="adam")
+    with pytest.raises(ValueError, match="method"):
+        method_params("adam", 1.0)
