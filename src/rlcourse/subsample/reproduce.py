@@ -27,7 +27,8 @@ __all__ = ["SETTINGS", "reproduce"]
 
 SETTINGS = {
     "full": {
-        "dr": dict(n=8, ks=[1, 2, 3, 4, 5, 6, 7], m=10, T=20, horizon=50, episodes=400),
+        # n = 6: the k = n benchmark at n = 8 alone takes ~7 min on 2 cores (see the report)
+        "dr": dict(n=6, ks=[1, 2, 3, 4, 5], m=10, T=20, horizon=50, episodes=400),
         "queue": dict(
             n=50, ks=[1, 2, 3, 4, 6, 8, 12, 16, 25], m=50, T=60, horizon=60, episodes=1000
         ),
@@ -70,6 +71,13 @@ def _noise_table(res: NoiseResult) -> list[str]:
     lines += [f"| {m} | {e:.4f} |" for m, e in zip(res.ms, res.mean, strict=True)]
     lines += ["", f"Fitted slope of log-ε vs log-m: **{res.slope:.2f}** (≈ −0.5 expected)", ""]
     return lines
+
+
+def _c_dependence(res) -> float:
+    """Fraction of (s_g, c) whose greedy action differs from the most common one at s_g."""
+    pi = res.policy
+    mode = np.array([np.bincount(row).argmax() for row in pi])
+    return float(np.mean(pi != mode[:, None]))
 
 
 def reproduce(out_dir: str | Path, quick: bool = False, progress: bool = True) -> Path:
@@ -148,7 +156,10 @@ def reproduce(out_dir: str | Path, quick: bool = False, progress: bool = True) -
         f"## Demand response (n = {cfg['dr']['n']}, m = {cfg['dr']['m']}, "
         f"T = {cfg['dr']['T']} sweeps)",
         "",
-        f"k = n benchmark learned by SUBSAMPLE-Q at k = n in {t_ref_dr:.1f} s.",
+        f"k = n benchmark learned by SUBSAMPLE-Q at k = n in {t_ref_dr:.1f} s. "
+        f"Its greedy action depends on the histogram c at {_c_dependence(ref_dr):.1%} of the "
+        "(s_g, c) pairs: with r_g = 15/s_g the best move is to lower s_g whatever the local "
+        "agents do, so the gap of every k is (near) zero here — unlike the published figure.",
         "",
         *_gap_table(gap_dr),
         f"Fitted slope of log-time vs log-k: {fit_slope(gap_dr.ks, gap_dr.learn_seconds):.2f}",
