@@ -6,9 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlcourse.exercises import lesson01
-from rlcourse.subsample import envs, solve_full, step
-from rlcourse.widgets import App, joint_size_explorer
+from rlcourse.exercises import lesson01, lesson02
+from rlcourse.subsample import (
+    CountSpace,
+    binomial_table,
+    envs,
+    solve_full,
+    solve_mean_field,
+    solve_raw_tuples,
+    step,
+)
+from rlcourse.widgets import App, joint_size_explorer, table_sizes
 
 # ---- lesson 01 -------------------------------------------------------------------------------
 
@@ -58,3 +66,44 @@ def test_joint_size_explorer_rejects_bad_arguments():
         joint_size_explorer(n=0)
     with pytest.raises(ValueError, match="L"):
         joint_size_explorer(L=1)
+
+
+# ---- lesson 02 -------------------------------------------------------------------------------
+
+
+def test_rank_answer_key_is_the_cumsum_formula_and_a_bijection():
+    space = CountSpace(5, 4)
+    c = np.asarray(space.counts, dtype=np.int64)
+    table = binomial_table(8, 5)
+    P = np.cumsum(c, axis=-1)
+    x = np.arange(1, 4)
+    by_formula = (table[x + P[:, 1:], x] - table[x + P[:, :-1], x]).sum(axis=-1)
+    np.testing.assert_array_equal(lesson02.rank_count_vectors(c, table), by_formula)
+    np.testing.assert_array_equal(by_formula, np.arange(space.size))
+
+
+def test_table_sizes_widget_matches_the_library_tables():
+    app = table_sizes(n=4, k=2, L=3)
+    toy = envs.toy(L=3)
+    assert app.state["full"] == solve_full(toy, 4).q.size
+    assert app.state["mean_field"] == solve_mean_field(toy, 4).q.size
+    assert app.state["raw_tuples"] == solve_raw_tuples(toy, 2).q.size
+    assert app.state["histograms"] == solve_mean_field(toy, 2).q.size
+    app.controls["k"].value = 3
+    assert app.state["histograms"] == solve_mean_field(toy, 3).q.size
+    app.controls["k"].value = 9  # k is clipped to n
+    assert app.state["k"] == 4
+    assert app.state["histograms"] == app.state["mean_field"]
+    app.controls["L"].value = 25
+    app.controls["n"].value = 50
+    app.controls["k"].value = 4
+    assert app.state["histograms"] == 4 * CountSpace(4, 25).size
+    assert app.state["full"] == 4 * 25**50
+    assert "histogram" in app.state["figure"].axes[0].get_title()
+
+
+def test_table_sizes_widget_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="L"):
+        table_sizes(L=1)
+    with pytest.raises(ValueError, match="k"):
+        table_sizes(k=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import comb
+
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
@@ -9,7 +11,7 @@ import numpy as np
 from rlcourse._validate import check_int
 from rlcourse.widgets.base import App, show_figure
 
-__all__ = ["joint_size_explorer"]
+__all__ = ["joint_size_explorer", "table_sizes"]
 
 _GB = 1e9
 
@@ -66,3 +68,58 @@ def joint_size_explorer(n: int = 5, L: int = 3, n_global: int = 2, n_actions: in
     return App(
         controls, update, title="The joint state space grows like L^n", layout_rows=[["n", "L"]]
     )
+
+
+def table_sizes(n: int = 50, k: int = 5, L: int = 3, n_global: int = 2, n_actions: int = 2) -> App:
+    r"""Sliders n, k, L over the four table sizes of one Bellman sweep (entries of Q):
+    full tabular :math:`|S_g||A_g| L^n`, mean-field at k = n :math:`|S_g||A_g| C(n+L-1, L-1)`,
+    raw k-tuples :math:`|S_g||A_g| L^k` and k-histograms :math:`|S_g||A_g| C(k+L-1, L-1)`.
+
+    ``state`` holds ``n``, ``k`` (clipped to n), ``L`` and the four sizes ``full``,
+    ``mean_field``, ``raw_tuples``, ``histograms`` (Python ints, exact).
+    """
+    n = check_int("n", n, low=1, high=200)
+    k = check_int("k", k, low=1, high=200)
+    L = check_int("L", L, low=2, high=30)
+    n_global = check_int("n_global", n_global, low=1)
+    n_actions = check_int("n_actions", n_actions, low=1)
+    controls = {
+        "n": W.IntSlider(value=n, min=1, max=200, description="n agents", continuous_update=False),
+        "k": W.IntSlider(value=k, min=1, max=200, description="k sampled", continuous_update=False),
+        "L": W.IntSlider(value=L, min=2, max=30, description="L states", continuous_update=False),
+    }
+
+    def update(app: App) -> None:
+        n_ = int(app.controls["n"].value)
+        k_ = min(int(app.controls["k"].value), n_)
+        L_ = int(app.controls["L"].value)
+        SA = n_global * n_actions
+        sizes = {
+            "full": SA * L_**n_,
+            "mean_field": SA * comb(n_ + L_ - 1, L_ - 1),
+            "raw_tuples": SA * L_**k_,
+            "histograms": SA * comb(k_ + L_ - 1, L_ - 1),
+        }
+        app.state.update(n=n_, k=k_, L=L_, **sizes)
+        xs = np.arange(1, max(n_, 2) + 1)
+        fig, ax = plt.subplots(figsize=(7.5, 3.4))
+        ax.semilogy(xs, [SA * float(L_) ** x for x in xs], label="tuples: |S_g||A_g| L^x")
+        ax.semilogy(
+            xs, [SA * comb(int(x) + L_ - 1, L_ - 1) for x in xs], label="histograms: C(x+L−1, L−1)"
+        )
+        ax.axvline(k_, color="tab:green", ls="--", label=f"k = {k_}")
+        ax.axvline(n_, color="k", ls=":", label=f"n = {n_}")
+        ax.axhline(1e9 / 8, color="tab:red", lw=0.8, label="1 GB of float64")
+        ax.set(
+            xlabel="number of agents x in the table",
+            ylabel="Q entries (log scale)",
+            title=(
+                f"k = {k_}: {sizes['histograms']:.3g} histogram entries vs "
+                f"{float(sizes['full']):.3g} for the full system"
+            ),
+        )
+        ax.legend(fontsize=8, loc="upper left")
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(controls, update, title="Four ways to tabulate Q", layout_rows=[["n", "k", "L"]])
