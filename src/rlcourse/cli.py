@@ -84,6 +84,24 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from rlcourse.grading import grade
+
+    report = grade(
+        args.paths,
+        args.out,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    problems = sum(1 for r in report.rows if r["errors"])
+    print(
+        f"graded {len(report.rows)} submission(s), {problems} with problems: "
+        f"{report.csv_path}, {report.json_path}, feedback in {report.feedback_dir}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlcourse",
@@ -140,6 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller settings that run in seconds")
     p.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser(
+        "grade",
+        help="grade submitted lesson notebooks (instructors)",
+        description="Run each submitted notebook in a fresh kernel, check every exercise of "
+        "its lesson on the objects the student defined, and write gradebook.csv, "
+        "gradebook.json and one Markdown feedback file per student into --out. PATH is a "
+        "notebook or a folder with one notebook or one sub-folder per student. Submissions "
+        "are never modified. Not a sandbox: grade untrusted notebooks in a container.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders to grade")
+    p.add_argument("--out", default="grades", help="output folder (default: ./grades)")
+    p.add_argument(
+        "--timeout", type=float, default=60.0, help="time limit per cell in seconds (default 60)"
+    )
+    p.add_argument(
+        "--jobs", type=int, default=None, help="submissions graded at once (default: core count)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    p.set_defaults(func=_cmd_grade)
     return parser
 
 
