@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlcourse.exercises import lesson01, lesson02
+from rlcourse.exercises import lesson01, lesson02, lesson03
 from rlcourse.subsample import (
     CountSpace,
     binomial_table,
@@ -15,8 +15,9 @@ from rlcourse.subsample import (
     solve_mean_field,
     solve_raw_tuples,
     step,
+    subsample_q,
 )
-from rlcourse.widgets import App, joint_size_explorer, table_sizes
+from rlcourse.widgets import App, bellman_noise_explorer, joint_size_explorer, table_sizes
 
 # ---- lesson 01 -------------------------------------------------------------------------------
 
@@ -107,3 +108,58 @@ def test_table_sizes_widget_rejects_bad_arguments():
         table_sizes(L=1)
     with pytest.raises(ValueError, match="k"):
         table_sizes(k=0)
+
+
+# ---- lesson 03 -------------------------------------------------------------------------------
+
+
+def test_next_counts_answer_key_follows_the_exact_kernel():
+    from rlcourse.subsample import count_kernel
+
+    mdp = envs.random_mdp(2, 2, 3, rng=5)
+    space = CountSpace(3, 3)
+    i = 4
+    agents = np.asarray(space.agents[[i]], dtype=np.int64)
+    u = np.random.default_rng(0).random((1, 200_000, 3))
+    c = lesson03.next_counts_from_uniforms(mdp.P_l, agents, np.array([1]), u)
+    freq = np.bincount(space.index(c[0]), minlength=space.size) / u.shape[1]
+    np.testing.assert_allclose(freq, count_kernel(mdp.P_l, 3)[1, i], atol=5e-3)
+
+
+def test_sampled_update_is_a_gamma_contraction():
+    gen = np.random.default_rng(1)
+    S, N, A, m = 3, 7, 2, 5
+    r_k = gen.normal(size=(S, N, A))
+    next_g, next_c = gen.integers(0, S, (S, N, A, m)), gen.integers(0, N, (S, N, m))
+    Q1, Q2 = gen.normal(size=(S, N, A)), gen.normal(size=(S, N, A))
+    d = np.abs(
+        lesson03.sampled_bellman_update(Q1, r_k, next_g, next_c, 0.7)
+        - lesson03.sampled_bellman_update(Q2, r_k, next_g, next_c, 0.7)
+    ).max()
+    assert d <= 0.7 * np.abs(Q1 - Q2).max() + 1e-12
+
+
+def test_bellman_noise_explorer_recomputes_eps_with_the_library():
+    toy = envs.toy(L=3, gamma=0.8)
+    app = bellman_noise_explorer(toy, k=3, m=10, seed=0)
+    q_star = solve_mean_field(toy, 3).q
+
+    def eps(m, seed):
+        q = subsample_q(toy, 3, m=m, T=100_000, tol=1e-8, rng=seed).q
+        return np.abs(q - q_star).max()
+
+    assert app.state["eps"] == pytest.approx(eps(10, 0))
+    app.controls["m"].value = 1000
+    app.controls["seed"].value = 2
+    assert (app.state["m"], app.state["seed"]) == (1000, 2)
+    assert app.state["eps"] == pytest.approx(eps(1000, 2))
+    assert app.state["eps"] < eps(10, 0)
+    assert 0.0 <= app.state["policy_agreement"] <= 1.0
+    np.testing.assert_allclose(app.state["q_star"], q_star)
+
+
+def test_bellman_noise_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="mdp"):
+        bellman_noise_explorer("toy")
+    with pytest.raises(ValueError, match="m"):
+        bellman_noise_explorer(envs.toy(), m=7)

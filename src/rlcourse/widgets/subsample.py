@@ -9,9 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rlcourse._validate import check_int
+from rlcourse.subsample.model import GlobalLocalMDP
+from rlcourse.subsample.planning import solve_mean_field, subsample_q
 from rlcourse.widgets.base import App, show_figure
 
-__all__ = ["joint_size_explorer", "table_sizes"]
+__all__ = ["bellman_noise_explorer", "joint_size_explorer", "table_sizes"]
 
 _GB = 1e9
 
@@ -123,3 +125,65 @@ def table_sizes(n: int = 50, k: int = 5, L: int = 3, n_global: int = 2, n_action
         show_figure(app, fig)
 
     return App(controls, update, title="Four ways to tabulate Q", layout_rows=[["n", "k", "L"]])
+
+
+_M_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def bellman_noise_explorer(
+    mdp: GlobalLocalMDP, k: int = 4, m: int = 10, seed: int = 0, tol: float = 1e-8
+) -> App:
+    r"""Slide the number of samples m (and the seed) of SUBSAMPLE-Q on the k-agent surrogate;
+    compare its fixed point :math:`\hat Q_{k,m}` with the exact :math:`Q^*_k`.
+
+    ``state`` holds ``m``, ``seed``, ``k``, ``eps`` (``||Q̂_{k,m} − Q*_k||_∞``), ``q_hat``,
+    ``q_star``, ``sweeps`` and ``policy_agreement`` (fraction of (s_g, c) where the greedy
+    actions agree).
+    """
+    if not isinstance(mdp, GlobalLocalMDP):
+        raise ValueError(f"mdp: expected a GlobalLocalMDP, got {type(mdp).__name__}")
+    k = check_int("k", k, low=1)
+    if m not in _M_CHOICES:
+        raise ValueError(f"m: expected one of {_M_CHOICES}, got {m!r}")
+    seed = check_int("seed", seed, low=0)
+    q_star = solve_mean_field(mdp, k).q
+    controls = {
+        "m": W.SelectionSlider(
+            options=list(_M_CHOICES), value=m, description="m samples", continuous_update=False
+        ),
+        "seed": W.IntSlider(value=seed, min=0, max=20, description="seed", continuous_update=False),
+    }
+
+    def update(app: App) -> None:
+        m_, seed_ = int(app.controls["m"].value), int(app.controls["seed"].value)
+        res = subsample_q(mdp, k, m=m_, T=100_000, tol=tol, rng=seed_)
+        eps = float(np.max(np.abs(res.q - q_star)))
+        agree = float(np.mean(res.policy == q_star.argmax(axis=2)))
+        app.state.update(
+            m=m_,
+            seed=seed_,
+            k=k,
+            eps=eps,
+            q_hat=res.q,
+            q_star=q_star,
+            sweeps=res.sweeps,
+            policy_agreement=agree,
+        )
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        lo, hi = float(q_star.min()), float(q_star.max())
+        ax.plot([lo, hi], [lo, hi], color="gray", lw=1)
+        ax.plot(q_star.ravel(), res.q.ravel(), ".", alpha=0.6)
+        ax.set(
+            xlabel="exact Q*_k(s_g, c, a_g)",
+            ylabel="SUBSAMPLE-Q  Q̂_{k,m}",
+            title=f"m = {m_}: ε = {eps:.3f}, greedy actions agree on {agree:.0%}",
+        )
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(
+        controls,
+        update,
+        title=f"Bellman noise of SUBSAMPLE-Q (k = {k})",
+        layout_rows=[["m", "seed"]],
+    )
