@@ -17,9 +17,7 @@ from __future__ import annotations
 import builtins
 import io
 import marshal
-import os
 import pickle
-import sys
 import types
 from typing import Any
 
@@ -30,19 +28,8 @@ _EMPTY = "<empty cell>"
 
 
 def _by_value(obj: Any) -> bool:
-    """``__main__`` objects, and those of a module the student wrote beside the notebook
-    (not importable elsewhere), go by value; everything else by reference."""
-    module = getattr(obj, "__module__", None)
-    if module in _BY_VALUE_MODULES:
-        return True
-    mod = sys.modules.get(module) if isinstance(module, str) else None
-    where = getattr(mod, "__file__", None)
-    if not where:
-        return False
-    try:
-        return os.path.abspath(where).startswith(os.path.abspath(os.getcwd()) + os.sep)
-    except OSError:
-        return False
+    """Objects defined in the notebook itself (``__main__``) go by value."""
+    return getattr(obj, "__module__", None) in _BY_VALUE_MODULES
 
 
 def _global_names(code: types.CodeType) -> set[str]:

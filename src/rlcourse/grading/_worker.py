@@ -31,20 +31,19 @@ def identify_lesson(
 ) -> tuple[LessonSpec | None, list[str]]:
     """The lesson from ``metadata.rlcourse.lesson`` (written by ``rlcourse build``), else from
     the file name; the notes say what was odd."""
-    notes: list[str] = []
     meta = (metadata or {}).get("rlcourse") if isinstance(metadata, dict) else None
     lesson_id = meta.get("lesson") if isinstance(meta, dict) else None
+    why = "no lesson in the notebook's metadata"
     if lesson_id is not None:
         try:
-            return syllabus.lesson(str(lesson_id)), notes
+            return syllabus.lesson(str(lesson_id)), []
         except KeyError:
-            notes.append(f"the notebook's metadata names lesson {lesson_id!r}, not in the syllabus")
+            why = f"the notebook's metadata names lesson {lesson_id!r}, not in the syllabus"
     found = syllabus.by_notebook(filename)
     if found is None:
-        notes.append(
-            f"unknown lesson: no lesson in the notebook's metadata, and the file name "
-            f"`{Path(filename).name}` matches no lesson of the syllabus"
-        )
+        name = Path(filename).name
+        return None, [f"unknown lesson: {why}, and the file name `{name}` matches no lesson"]
+    notes = [f"{why}; graded as lesson {found.id} from the file name"] if lesson_id else []
     return found, notes
 
 
