@@ -6,18 +6,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlcourse.exercises import lesson01, lesson02, lesson03
+from rlcourse.exercises import lesson01, lesson02, lesson03, lesson04
 from rlcourse.subsample import (
     CountSpace,
+    SubsampledPolicy,
     binomial_table,
+    dkw_bound,
     envs,
+    evaluate,
     solve_full,
     solve_mean_field,
     solve_raw_tuples,
     step,
     subsample_q,
 )
-from rlcourse.widgets import App, bellman_noise_explorer, joint_size_explorer, table_sizes
+from rlcourse.widgets import (
+    App,
+    bellman_noise_explorer,
+    gap_explorer,
+    joint_size_explorer,
+    table_sizes,
+)
 
 # ---- lesson 01 -------------------------------------------------------------------------------
 
@@ -163,3 +172,55 @@ def test_bellman_noise_explorer_rejects_bad_arguments():
         bellman_noise_explorer("toy")
     with pytest.raises(ValueError, match="m"):
         bellman_noise_explorer(envs.toy(), m=7)
+
+
+# ---- lesson 04 -------------------------------------------------------------------------------
+
+
+def test_subsampled_action_answer_key_matches_the_library_policy():
+    mdp = envs.random_mdp(2, 3, 3, rng=7)
+    res = solve_mean_field(mdp, 4)
+    gen = np.random.default_rng(3)
+    s_g, s_local = gen.integers(0, 2, 9), gen.integers(0, 3, (9, 15))
+    got = lesson04.subsampled_action(res.policy, res.space, s_g, s_local, np.random.default_rng(8))
+    want = SubsampledPolicy(res, 15, 4).act(s_g, s_local, np.random.default_rng(8))
+    np.testing.assert_array_equal(got, want)
+
+
+def test_subsample_tv_is_exact_at_k_equals_n_only_without_replacement():
+    pop = np.random.default_rng(0).integers(0, 4, 30)
+    gen = np.random.default_rng(1)
+    assert np.all(lesson04.subsample_tv(pop, 30, 4, 50, gen) == 0)
+    assert np.any(lesson04.subsample_tv(pop, 30, 4, 50, gen, replace=True) > 0)
+
+
+def test_gap_explorer_recomputes_the_paired_gap_with_the_library():
+    queue = envs.queueing()
+    n, episodes, horizon, seed = 8, 60, 12, 3
+    app = gap_explorer(queue, n=n, k=1, horizon=horizon, episodes=episodes, seed=seed)
+    gen = np.random.default_rng(seed)
+    s0 = (gen.integers(0, queue.n_global, episodes), gen.integers(0, queue.L, (episodes, n)))
+
+    def returns(k):
+        pol = SubsampledPolicy(solve_mean_field(queue, k), n, k)
+        return evaluate(
+            queue, pol, n=n, s0=s0, horizon=horizon, episodes=episodes, rng=seed + 1
+        ).returns
+
+    ref = returns(n)
+    for k in (1, 3):
+        app.controls["k"].value = k
+        diff = ref - returns(k)
+        assert app.state["k"] == k
+        assert app.state["gap"] == pytest.approx(diff.mean())
+        assert app.state["gap_stderr"] == pytest.approx(diff.std(ddof=1) / np.sqrt(episodes))
+        assert app.state["ref_ret"] == pytest.approx(ref.mean())
+        assert app.state["bound"] == pytest.approx(dkw_bound(n, k, queue.L, 0.05))
+    assert sorted(app.state["history"]) == [1, 3]
+
+
+def test_gap_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="k"):
+        gap_explorer(envs.toy(), n=5, k=6)
+    with pytest.raises(ValueError, match="mdp"):
+        gap_explorer(None)

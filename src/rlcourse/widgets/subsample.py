@@ -9,11 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rlcourse._validate import check_int
+from rlcourse.subsample.execution import SubsampledPolicy, dkw_bound, evaluate
 from rlcourse.subsample.model import GlobalLocalMDP
 from rlcourse.subsample.planning import solve_mean_field, subsample_q
 from rlcourse.widgets.base import App, show_figure
 
-__all__ = ["bellman_noise_explorer", "joint_size_explorer", "table_sizes"]
+__all__ = ["bellman_noise_explorer", "gap_explorer", "joint_size_explorer", "table_sizes"]
 
 _GB = 1e9
 
@@ -187,3 +188,77 @@ def bellman_noise_explorer(
         title=f"Bellman noise of SUBSAMPLE-Q (k = {k})",
         layout_rows=[["m", "seed"]],
     )
+
+
+def gap_explorer(
+    mdp: GlobalLocalMDP,
+    n: int = 20,
+    k: int = 1,
+    *,
+    horizon: int = 30,
+    episodes: int = 400,
+    seed: int = 0,
+    delta: float = 0.05,
+) -> App:
+    r"""Slide k: learn the exact :math:`\pi_k` (:func:`solve_mean_field`), run Algorithm 2 on
+    the n-agent system and compare its discounted return with the k = n policy, on the same
+    start states and transition noise (common random numbers).
+
+    ``state`` holds ``k``, ``ret`` and ``ref_ret`` (mean returns), ``gap`` (mean paired
+    difference ``V(k=n) − V(k)``), ``gap_stderr``, ``bound`` (the sampling bound
+    :func:`dkw_bound` at ``delta``) and ``history`` (``{k: gap}`` of the k's visited).
+    """
+    if not isinstance(mdp, GlobalLocalMDP):
+        raise ValueError(f"mdp: expected a GlobalLocalMDP, got {type(mdp).__name__}")
+    n = check_int("n", n, low=1)
+    k = check_int("k", k, low=1, high=n)
+    horizon = check_int("horizon", horizon, low=1)
+    episodes = check_int("episodes", episodes, low=2)
+    seed = check_int("seed", seed, low=0)
+    gen = np.random.default_rng(seed)
+    s0 = (gen.integers(0, mdp.n_global, episodes), gen.integers(0, mdp.L, (episodes, n)))
+
+    def returns(res) -> np.ndarray:
+        pol = SubsampledPolicy(res, n, res.k)
+        return evaluate(
+            mdp, pol, n=n, s0=s0, horizon=horizon, episodes=episodes, rng=seed + 1
+        ).returns
+
+    R_ref = returns(solve_mean_field(mdp, n))
+    history: dict[int, float] = {}
+    controls = {
+        "k": W.IntSlider(value=k, min=1, max=n, description="k sampled", continuous_update=False)
+    }
+
+    def update(app: App) -> None:
+        k_ = int(app.controls["k"].value)
+        R = returns(solve_mean_field(mdp, k_))
+        diff = R_ref - R
+        gap = float(diff.mean())
+        se = float(diff.std(ddof=1) / np.sqrt(episodes))
+        history[k_] = gap
+        app.state.update(
+            k=k_,
+            ret=float(R.mean()),
+            ref_ret=float(R_ref.mean()),
+            gap=gap,
+            gap_stderr=se,
+            bound=dkw_bound(n, k_, mdp.L, delta),
+            history=dict(sorted(history.items())),
+        )
+        fig, ax = plt.subplots(figsize=(6.5, 3.4))
+        ks = np.array(sorted(history))
+        ax.plot(ks, [history[x] for x in ks], "o-", label="measured gap V(k=n) − V(k)")
+        ax.errorbar([k_], [gap], yerr=[2 * se], fmt="o", color="k", capsize=3, label="current k")
+        ax.axhline(0, color="gray", lw=0.8)
+        ax.set(
+            xlim=(0.5, n + 0.5),
+            xlabel="k (agents sampled each step)",
+            ylabel="gap (discounted reward)",
+            title=f"k = {k_}: gap {gap:.4f} ± {2 * se:.4f} (n = {n})",
+        )
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(controls, update, title="Optimality gap of Algorithm 2 against k")
