@@ -33,6 +33,7 @@ def test_find_submissions(tmp_path):
         "class/notes.txt",
         "loose/00_welcome.ipynb",
         "loose/zoe.ipynb",
+        "yann/00_welcome.ipynb",
     ]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(NB)
@@ -42,6 +43,7 @@ def test_find_submissions(tmp_path):
             tmp_path / "loose" / "00_welcome.ipynb",
             tmp_path / "loose" / "zoe.ipynb",
             tmp_path / "class" / "alice.ipynb",  # given twice: graded once
+            tmp_path / "yann",  # one student's folder
         ]
     )
     got = [(s.student, s.file.relative_to(tmp_path).as_posix()) for s in found]
@@ -51,6 +53,7 @@ def test_find_submissions(tmp_path):
         ("bob", "class/bob/week1/extra.ipynb"),
         ("loose", "loose/00_welcome.ipynb"),
         ("zoe", "loose/zoe.ipynb"),
+        ("yann", "yann/00_welcome.ipynb"),
     ]
 
 
@@ -205,3 +208,22 @@ def test_bad_arguments(tmp_path, capsys):
         find_submissions([tmp_path / "missing"])
     assert main(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     assert "rlcourse grade: error: PATH: no such notebook" in capsys.readouterr().err
+
+
+def test_a_hung_grading_process_is_stopped_and_replaced(tmp_path, monkeypatch):
+    import rlcourse.grading as grading
+
+    for name in ("a_slow.ipynb", "b_fine.ipynb"):
+        (tmp_path / name).write_text(NB)
+    limits = {"a_slow.ipynb": 0.3, "b_fine.ipynb": 120.0}
+    monkeypatch.setattr(grading, "_hard_limit", lambda file, timeout: limits[file.name])
+    report = grade([tmp_path], tmp_path / "out", jobs=1, progress=False)
+    slow, fine = report.rows
+    assert slow["student"] == "a_slow"
+    assert slow["errors"] == ["grading took longer than 0.3 s and was stopped"]
+    assert slow["total"] == 0 and slow["exercises"] == []
+    assert fine["student"] == "b_fine"  # graded by a new process after the first was stopped
+    assert fine["errors"] == [
+        "unknown lesson: no lesson in the notebook's metadata, and the file name "
+        "`b_fine.ipynb` matches no lesson"
+    ]

@@ -43,7 +43,9 @@ import csv
 import io
 import json
 import os
+import queue
 import re
+import selectors
 import signal
 import subprocess
 import sys
@@ -105,9 +107,9 @@ def find_submissions(
     """The submissions in ``paths``: notebooks, or folders holding one notebook or one
     sub-folder per student.
 
-    A notebook given directly belongs to the student named by its file stem — or, when it is
-    named like a lesson (``00_welcome.ipynb``), by its folder. In a folder, ``alice.ipynb``
-    belongs to ``alice`` and every notebook under ``bob/`` to ``bob``.
+    A notebook belongs to the student named by its file stem (``alice.ipynb``) — or, when it
+    is named like a lesson (``alice/00_welcome.ipynb``), by its folder. In a folder given as
+    PATH, every notebook under a sub-folder ``bob/`` belongs to ``bob``.
     """
     syl = syllabus if syllabus is not None else load_syllabus()
     subs: list[Submission] = []
@@ -128,7 +130,7 @@ def find_submissions(
                 if entry.name.startswith("."):
                     continue
                 if entry.is_file() and entry.suffix == ".ipynb":
-                    add(entry.stem, entry)
+                    add(_student_of_file(entry, syl), entry)
                 elif entry.is_dir():
                     for nb in _notebooks_under(entry):
                         add(entry.name, nb)
@@ -164,51 +166,11 @@ def _failed_row(sub: Submission, reason: str) -> dict[str, Any]:
     return row
 
 
-def _grade_in_worker(sub: Submission, timeout: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="rlcourse-grader-") as tmp:
-        base = Path(tmp)
-        request = {
-            "file": str(sub.file.resolve()),
-            "student": sub.student,
-            "display": sub.display,
-            "timeout": timeout,
-            "result": str(base / "row.json"),
-        }
-        (base / "request.json").write_text(json.dumps(request), encoding="utf-8")
-        env = dict(os.environ, PYTHONSAFEPATH="1")
-        start = time.monotonic()
-        with (base / "stderr.txt").open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "rlcourse.grading._worker", str(base / "request.json")],
-                cwd=base,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                start_new_session=True,
-            )
-            limit = _hard_limit(sub.file, timeout)
-            try:
-                proc.wait(limit)
-            except subprocess.TimeoutExpired:
-                _stop(proc)
-                row = _failed_row(sub, f"grading took longer than {limit:g} s and was stopped")
-                row["time_s"] = round(time.monotonic() - start, 1)
-                return row
-        try:
-            return json.loads((base / "row.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            tail = (base / "stderr.txt").read_text(encoding="utf-8", errors="replace")[-300:]
-            reason = f"the grading process failed (exit code {proc.returncode})"
-            if tail.strip():
-                reason += ": " + " ".join(tail.split())
-            row = _failed_row(sub, reason)
-            row["time_s"] = round(time.monotonic() - start, 1)
-            return row
-
-
 def _stop(proc: subprocess.Popen) -> None:
+    """Stop a grading process and everything in its session (SIGTERM, then SIGKILL)."""
     for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
+        if proc.poll() is not None:
+            return
         try:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
@@ -218,6 +180,87 @@ def _stop(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+class _Worker:
+    """A grading process that takes one submission after another (it is replaced when it
+    fails or overruns); the kernel and the checks of each submission run in processes of
+    their own below it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.tmp = tempfile.TemporaryDirectory(prefix="rlcourse-grader-")
+        self.base = Path(self.tmp.name)
+        self.count = 0
+
+    def _start(self) -> subprocess.Popen:
+        if self.proc is None or self.proc.poll() is not None:
+            self.err = (self.base / f"stderr{self.count}.txt").open("wb")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rlcourse.grading._worker"],
+                cwd=self.base,
+                env=dict(os.environ, PYTHONSAFEPATH="1"),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self.err,
+                start_new_session=True,
+            )
+        return self.proc
+
+    def grade(self, sub: Submission, timeout: float) -> dict[str, Any]:
+        self.count += 1
+        request_file = self.base / f"request{self.count}.json"
+        result = self.base / f"row{self.count}.json"
+        request = {
+            "file": str(sub.file.resolve()),
+            "student": sub.student,
+            "display": sub.display,
+            "timeout": timeout,
+            "result": str(result),
+        }
+        request_file.write_text(json.dumps(request), encoding="utf-8")
+        start = time.monotonic()
+        limit = _hard_limit(sub.file, timeout)
+        reason = ""
+        try:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(f"{request_file}\n".encode())
+            proc.stdin.flush()
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                ready = sel.select(limit)
+            if not ready:
+                reason = f"grading took longer than {limit:g} s and was stopped"
+            elif proc.stdout.readline().strip() != b"done":
+                reason = "the grading process failed"
+        except OSError as exc:
+            reason = f"the grading process failed: {exc}"
+        if not reason:
+            try:
+                return json.loads(result.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                reason = "the grading process wrote no result"
+        self.close()
+        row = _failed_row(sub, reason)
+        row["time_s"] = round(time.monotonic() - start, 1)
+        return row
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None and self.proc.stdin is not None:
+                try:
+                    self.proc.stdin.close()
+                    self.proc.wait(10)
+                except (OSError, subprocess.TimeoutExpired):
+                    _stop(self.proc)
+            _stop(self.proc)
+            self.proc = None
+            self.err.close()
+
+    def cleanup(self) -> None:
+        self.close()
+        self.tmp.cleanup()
 
 
 def grade(
@@ -243,12 +286,29 @@ def grade(
     if not subs:
         raise ValueError(f"PATH: no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
     rows: list[dict[str, Any]] = []
-    with ThreadPoolExecutor(max_workers=min(n_jobs, len(subs))) as pool:
-        futures = [pool.submit(_grade_in_worker, s, timeout) for s in subs]
-        for fut in _progress_bar(
-            as_completed(futures), total=len(futures), desc="grading", enabled=progress
-        ):
-            rows.append(fut.result())
+    n_workers = min(n_jobs, len(subs))
+    idle: queue.Queue[_Worker] = queue.Queue()
+    workers = [_Worker() for _ in range(n_workers)]
+    for w in workers:
+        idle.put(w)
+
+    def task(sub: Submission) -> dict[str, Any]:
+        worker = idle.get()
+        try:
+            return worker.grade(sub, timeout)
+        finally:
+            idle.put(worker)
+
+    try:
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(task, s) for s in subs]
+            for fut in _progress_bar(
+                as_completed(futures), total=len(futures), desc="grading", enabled=progress
+            ):
+                rows.append(fut.result())
+    finally:
+        for w in workers:
+            w.cleanup()
     return write_gradebook(rows, out_dir)
 
 

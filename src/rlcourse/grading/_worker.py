@@ -1,8 +1,8 @@
-"""Grade one submission: ``python -m rlcourse.grading._worker REQUEST.json``.
+"""Grade submissions: ``python -m rlcourse.grading._worker`` reads request files on stdin.
 
-Runs in its own process (the grader starts one per submission), so nothing a notebook does
-can take the grader down with it. Writes one JSON object, the submission's row, to the path
-named in the request.
+Runs in its own process (the grader keeps one per job and replaces it if it fails or hangs),
+so nothing a notebook does can take the grader down with it. For each request it writes one
+JSON object, the submission's row, to the path the request names.
 """
 
 from __future__ import annotations
@@ -230,14 +230,26 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def main(argv: list[str]) -> int:
-    request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the kernel when stopped
+def _serve_one(request_file: str) -> None:
+    request = json.loads(Path(request_file).read_text(encoding="utf-8"))
     row = grade_one(request)
     out = Path(request["result"])
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(row, sort_keys=True), encoding="utf-8")
     tmp.replace(out)
+
+
+def main(argv: list[str]) -> int:
+    """Grade the submission of each request file named on stdin, one per line; answer each
+    with a line ``done`` on stdout once its row is written."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # clean up the kernel when stopped
+    reply = sys.stdout
+    sys.stdout = sys.stderr  # nothing else may write to the reply channel
+    for line in sys.stdin:
+        if line.strip():
+            _serve_one(line.strip())
+            reply.write("done\n")
+            reply.flush()
     return 0
 
 
