@@ -22,8 +22,11 @@ How a submission is graded
 5. **Hints.** ``RLCOURSE_PROGRESS`` points at a private file while the notebook runs, so the
    hints the notebook asks for are recorded; the highest level per exercise is reported.
 
-Each submission is graded in its own process, ``jobs`` at a time; a crash, hang or malformed
-file yields a row with zero points and the reason, never an exception here.
+``jobs`` submissions are graded at once, each job by a long-lived grading process (replaced
+when it fails or overruns a generous budget) that starts a new kernel and new checking
+processes for every submission. A crash, hang or malformed file yields a row with zero or
+partial points and the reason, never an exception here. Re-running gives the same gradebook
+except ``time_s`` (wall time, rounded to 0.1 s); the feedback files are identical.
 
 What it does not protect against
 --------------------------------
