@@ -5,8 +5,10 @@ import pytest
 
 from rlcourse.subsample import (
     GlobalLocalMDP,
+    GlobalPolicy,
     SubsampledPolicy,
     bellman_noise_vs_m,
+    certify_global_policy,
     count_kernel,
     dkw_bound,
     draw_subset,
@@ -48,6 +50,13 @@ CASES = [
     ("r_l", lambda: GlobalLocalMDP(P_g, P_l, r_g, r_l.T[:1], 0.9)),
     ("gamma", lambda: GlobalLocalMDP(P_g, P_l, r_g, r_l, 1.0)),
     ("gamma", lambda: envs.demand_response(gamma=0)),
+    ("price_weight", lambda: envs.demand_response(price_weight=-0.1)),
+    ("price_weight", lambda: envs.demand_response(price_weight=float("nan"))),
+    ("pi_g", lambda: certify_global_policy(MDP, np.array([0, 2]))),
+    ("pi_g", lambda: certify_global_policy(MDP, np.array([0]))),
+    ("mdp", lambda: certify_global_policy("mdp")),
+    ("pi_g", lambda: GlobalPolicy(np.array([0.5, 1.0]))),
+    ("s_g", lambda: GlobalPolicy(np.array([0, 1])).act(np.array([2]), np.zeros((1, 3), int), 0)),
     ("p", lambda: envs.queueing(p=1.5)),
     ("L", lambda: envs.toy(L=1)),
     ("rng", lambda: envs.random_mdp(rng=None)),
@@ -134,6 +143,10 @@ CASES = [
     (
         "reference",
         lambda: gap_vs_k(MDP, 4, [1], m=2, T=2, horizon=2, episodes=2, seed=0, reference=RES),
+    ),
+    (
+        "reference",
+        lambda: gap_vs_k(MDP, 4, [1], m=2, T=2, horizon=2, episodes=2, seed=0, reference="pi"),
     ),
     ("ms", lambda: bellman_noise_vs_m(MDP, 2, [0, 1])),
     ("delta", lambda: tv_vs_k(np.zeros(5, int), 3, [1], trials=3, delta=2, rng=0)),

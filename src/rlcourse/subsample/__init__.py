@@ -17,6 +17,7 @@ from rlcourse.subsample.counts import (
 )
 from rlcourse.subsample.execution import (
     EvalResult,
+    GlobalPolicy,
     SubsampledPolicy,
     dkw_bound,
     draw_subset,
@@ -37,8 +38,10 @@ from rlcourse.subsample.experiments import (
 )
 from rlcourse.subsample.model import GlobalLocalMDP, sample_categorical, step
 from rlcourse.subsample.planning import (
+    GlobalPolicyCertificate,
     QResult,
     TupleResult,
+    certify_global_policy,
     count_kernel,
     estimate_bytes,
     mean_field_bellman_update,
@@ -58,6 +61,8 @@ __all__ = [
     "EvalResult",
     "GapResult",
     "GlobalLocalMDP",
+    "GlobalPolicy",
+    "GlobalPolicyCertificate",
     "NoiseResult",
     "QResult",
     "SubsampledPolicy",
@@ -66,6 +71,7 @@ __all__ = [
     "TupleResult",
     "bellman_noise_vs_m",
     "binomial_table",
+    "certify_global_policy",
     "count_kernel",
     "counts_from_states",
     "dkw_bound",

@@ -8,7 +8,11 @@ import numpy as np
 from rlcourse._validate import check_int, check_open_interval, check_positive, make_rng
 from rlcourse.subsample.model import GlobalLocalMDP
 
-__all__ = ["demand_response", "queueing", "random_mdp", "toy"]
+__all__ = ["VARIANT_PRICE_WEIGHT", "demand_response", "queueing", "random_mdp", "toy"]
+
+VARIANT_PRICE_WEIGHT = 0.05
+"""``price_weight`` of the course's demand-response variant, under which the optimal policy
+depends on the local histogram (with the specification's weight 1 it does not)."""
 
 
 def _shift_matrix(size: int, probs: dict[int, np.ndarray]) -> np.ndarray:
@@ -23,16 +27,23 @@ def _shift_matrix(size: int, probs: dict[int, np.ndarray]) -> np.ndarray:
     return M
 
 
-def demand_response(gamma: float = 0.9) -> GlobalLocalMDP:
+def demand_response(gamma: float = 0.9, price_weight: float = 1.0) -> GlobalLocalMDP:
     """The paper's demand-response system (n agents, L = 25).
 
     ``S_g = {1..5}`` (index ``s_g - 1``), ``A_g = {-1, 0, +1}`` (index ``a_g + 1``),
     ``s_g' = clip(s_g + a_g, 1, 5)``. Local state ``(u, v) ∈ {1..5}^2`` (index
     ``5 (u-1) + (v-1)``): ``v' ~ U{1..5}``; ``u' = v`` if ``v <= s_g`` else
     ``u' = clip(v + (s_g - u) B, 1, 5)`` with ``B ~ Bernoulli(1/2)``.
-    ``r_g = 15 / s_g - 1{a_g = -1}``, ``r_l((u, v), s_g) = u - 0.5 * 1{u > s_g}``.
+    ``r_g = w · 15 / s_g - 1{a_g = -1}``, ``r_l((u, v), s_g) = u - 0.5 * 1{u > s_g}``.
+
+    ``price_weight`` is ``w``: ``w = 1`` (default) is the specification, under which lowering
+    ``s_g`` always wins and the optimal policy ignores the local histogram (see
+    :func:`rlcourse.subsample.planning.certify_global_policy`). A smaller ``w`` is the
+    course's own variant, in which the global agent must weigh its price against the local
+    agents' consumption, so the policy depends on ``c``.
     """
     gamma = check_open_interval("gamma", gamma, 0.0, 1.0)
+    price_weight = check_positive("price_weight", price_weight, allow_zero=True)
     s = np.arange(1, 6)  # s_g values
     a = np.array([-1, 0, 1])
     P_g = np.eye(5)[np.clip(s[:, None] + a[None, :], 1, 5) - 1]  # (s_g, a_g, s_g')
@@ -43,7 +54,7 @@ def demand_response(gamma: float = 0.9) -> GlobalLocalMDP:
     u_b1 = np.where(v <= sg, v, np.clip(v + (sg - u), 1, 5))  # u' when B = 1
     P_u = 0.5 * np.eye(5)[u_b0 - 1] + 0.5 * np.eye(5)[u_b1 - 1]  # (x, s_g, u')
     P_l = (P_u[..., :, None] * np.full(5, 0.2)).reshape(25, 5, 25)  # x' = 5 (u'-1) + (v'-1)
-    r_g = 15.0 / s[:, None] - (a[None, :] == -1)
+    r_g = price_weight * 15.0 / s[:, None] - (a[None, :] == -1)
     r_l = u - 0.5 * (u > sg)
     return GlobalLocalMDP(P_g, P_l, r_g.astype(float), r_l.astype(float), gamma)
 

@@ -7,7 +7,7 @@ move every agent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +19,7 @@ from rlcourse.subsample.planning import QResult
 
 __all__ = [
     "EvalResult",
+    "GlobalPolicy",
     "SubsampledPolicy",
     "draw_subset",
     "dkw_bound",
@@ -65,6 +66,7 @@ class SubsampledPolicy:
     result: QResult
     n: int
     k: int
+    pi: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.result, QResult):
@@ -75,10 +77,11 @@ class SubsampledPolicy:
             raise ValueError(f"k: the result was learned with k={self.result.k}, got k={k}")
         object.__setattr__(self, "n", n)
         object.__setattr__(self, "k", k)
+        object.__setattr__(self, "pi", self.result.policy)  # greedy table, computed once
 
     def act(self, s_g: np.ndarray, s_local: np.ndarray, rng: np.random.Generator | int):
         """Batched action ``a_g[B]`` for ``s_g[B]``, ``s_local[B, n]``."""
-        pi = self.result.policy
+        pi = self.pi
         s_g = _states("s_g", s_g, pi.shape[0], ndim=1)
         s_local = _states("s_local", s_local, self.result.space.L, ndim=2)
         if s_local.shape != (s_g.shape[0], self.n):
@@ -87,6 +90,26 @@ class SubsampledPolicy:
             )
         c = subsample_counts(s_local, self.k, self.result.space.L, rng)
         return pi[s_g, rank_counts(c, self.result.space.table)]
+
+
+@dataclass(frozen=True)
+class GlobalPolicy:
+    """A policy that looks at the global state only: ``a_g = pi_g[s_g]`` (e.g. the certified
+    optimum of :func:`rlcourse.subsample.planning.certify_global_policy`). Draws no random
+    numbers, so it shares the environment noise of :func:`evaluate` with any other policy."""
+
+    pi_g: np.ndarray
+    method: str = "global_policy"
+
+    def __post_init__(self) -> None:
+        pi_g = np.asarray(self.pi_g)
+        if pi_g.ndim != 1 or pi_g.size == 0 or pi_g.dtype.kind not in "iu" or pi_g.min() < 0:
+            raise ValueError(f"pi_g: expected a 1-d array of actions, got {pi_g!r}")
+        object.__setattr__(self, "pi_g", pi_g.astype(np.intp))
+
+    def act(self, s_g: np.ndarray, s_local: np.ndarray, rng: np.random.Generator | int):
+        """``a_g[B] = pi_g[s_g]`` (``s_local`` and ``rng`` unused)."""
+        return self.pi_g[_states("s_g", s_g, self.pi_g.shape[0], ndim=1)]
 
 
 @dataclass(frozen=True)

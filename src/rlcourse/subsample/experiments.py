@@ -11,7 +11,13 @@ import numpy as np
 
 from rlcourse._progress import progress as _progress
 from rlcourse._validate import check_int, check_open_interval, make_rng
-from rlcourse.subsample.execution import SubsampledPolicy, dkw_bound, evaluate, subsample_tv
+from rlcourse.subsample.execution import (
+    Policy,
+    SubsampledPolicy,
+    dkw_bound,
+    evaluate,
+    subsample_tv,
+)
 from rlcourse.subsample.model import GlobalLocalMDP
 from rlcourse.subsample.planning import QResult, solve_mean_field, subsample_q
 
@@ -85,14 +91,16 @@ def gap_vs_k(
     horizon: int,
     episodes: int,
     seed: int,
-    reference: QResult | None = None,
+    reference: QResult | Policy | None = None,
     label: str = "",
     progress: bool = False,
 ) -> GapResult:
     """Learn ``π_k`` for every k (SUBSAMPLE-Q with m samples and T sweeps, or the exact
     operator when ``m is None``), run Algorithm 2 on the n-agent system and compare with the
-    k = n policy (``reference``, default: exact mean-field at k = n). All policies start from
-    the same random states and share the transition noise (common random numbers)."""
+    k = n policy (``reference``: a result learned at k = n, or any policy with ``.act`` such
+    as a certified :class:`GlobalPolicy`; default: exact mean-field at k = n). All policies
+    start from the same random states and share the transition noise (common random
+    numbers)."""
     n = check_int("n", n, low=1)
     ks = _ks("ks", ks, high=n)
     horizon = check_int("horizon", horizon, low=1)
@@ -102,13 +110,18 @@ def gap_vs_k(
     s0 = (rng.integers(0, mdp.n_global, episodes), rng.integers(0, mdp.L, (episodes, n)))
     if reference is None:
         reference = solve_mean_field(mdp, n)
-    if reference.k != n:
+    if isinstance(reference, QResult):
+        if reference.k != n:
+            raise ValueError(
+                f"reference: expected a result learned with k = n = {n}, got k={reference.k}"
+            )
+    elif not callable(getattr(reference, "act", None)):
         raise ValueError(
-            f"reference: expected a result learned with k = n = {n}, got k={reference.k}"
+            f"reference: expected a QResult or a policy with .act, got {type(reference).__name__}"
         )
 
-    def run(res: QResult) -> np.ndarray:
-        pol = SubsampledPolicy(res, n, res.k)
+    def run(res: QResult | Policy) -> np.ndarray:
+        pol = SubsampledPolicy(res, n, res.k) if isinstance(res, QResult) else res
         return evaluate(
             mdp, pol, n=n, s0=s0, horizon=horizon, episodes=episodes, rng=seed + 1
         ).returns
@@ -132,7 +145,7 @@ def gap_vs_k(
         stderr=rets_a.std(1, ddof=1) / sq,
         ref_return=float(R_ref.mean()),
         ref_stderr=float(R_ref.std(ddof=1) / sq),
-        reference=reference.method,
+        reference=getattr(reference, "method", type(reference).__name__),
         gaps=diffs_a.mean(1),
         gap_stderr=diffs_a.std(1, ddof=1) / sq,
         learn_seconds=np.array(secs),

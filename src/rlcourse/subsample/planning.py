@@ -24,8 +24,10 @@ from rlcourse.subsample.counts import CountSpace, counts_from_states
 from rlcourse.subsample.model import GlobalLocalMDP, sample_categorical
 
 __all__ = [
+    "GlobalPolicyCertificate",
     "QResult",
     "TupleResult",
+    "certify_global_policy",
     "count_kernel",
     "estimate_bytes",
     "mean_field_bellman_update",
@@ -436,6 +438,71 @@ def estimate_bytes(S_g: int, A: int, N: int, m: int, *, deterministic_g: bool = 
     table = 3 * 8.0 * S_g * N * A
     samples = 4.0 * S_g * N * m + (0 if deterministic_g else 1.0 * S_g * N * A * m)
     return table + samples + 8.0 * N * S_g + 64.0 * N
+
+
+# ----------------------------------------------------------------------------- s_g-only policies
+
+
+@dataclass(frozen=True)
+class GlobalPolicyCertificate:
+    """Exact value and optimality check of a policy ``π(s_g)`` that ignores the local agents.
+
+    ``pi_g[S_g]`` the policy; ``g[S_g]`` and ``h[S_g, L]`` give its value on the n-agent
+    system, ``V^π(s_g, s_1..s_n) = g(s_g) + (1/n) Σ_i h(s_g, s_i)`` (any n);
+    ``advantage[s_g, x, a] = Q^π(s_g, F = e_x, a) − V^π(s_g, e_x)``; ``optimal`` is true when
+    every advantage is ``<= tol``.
+    """
+
+    pi_g: np.ndarray
+    g: np.ndarray
+    h: np.ndarray
+    advantage: np.ndarray
+    optimal: bool
+
+    def value(self, s_g: np.ndarray, s_local: np.ndarray) -> np.ndarray:
+        """``V^π = g(s_g) + (1/n) Σ_i h(s_g, s_i)`` for ``s_g[B]``, ``s_local[B, n]``."""
+        s_g = np.asarray(s_g)
+        return self.g[s_g] + self.h[s_g[:, None], np.asarray(s_local)].mean(axis=1)
+
+
+def certify_global_policy(
+    mdp: GlobalLocalMDP, pi_g: np.ndarray | None = None, *, tol: float = 1e-9
+) -> GlobalPolicyCertificate:
+    """Is a policy ``π(s_g)`` that ignores the local states optimal for **every** n?
+
+    Under such a policy the global chain does not depend on the local agents, so the value
+    is linear in the histogram ``F = c/n``: ``V^π(s_g, F) = g(s_g) + Σ_x F[x] h(s_g, x)`` with
+
+        g(s) = r_g(s, π(s)) + γ Σ_{s'} P_g[s, π(s), s'] g(s'),
+        h(s, x) = r_l(x, s) + γ Σ_{s', y} P_g[s, π(s), s'] P_l[x, s, y] h(s', y)
+
+    (two linear systems). ``Q^π(s, F, a) − V^π(s, F)`` is then linear in F too, so its
+    maximum over histograms sits at a vertex ``F = e_x`` (all agents in state x, a histogram
+    of every n): π is optimal for every n iff the advantage is ``<= 0`` at every
+    ``(s_g, x, a)`` (policy improvement theorem). ``pi_g`` defaults to the most frequent
+    greedy action of the exact k = 1 solution at each ``s_g``.
+    """
+    _check_mdp(mdp)
+    tol = check_positive("tol", tol, allow_zero=True)
+    S_g, A, L = mdp.n_global, mdp.n_actions, mdp.L
+    if pi_g is None:
+        pol1 = solve_mean_field(mdp, 1).policy  # (S_g, L)
+        pi_g = (pol1[:, :, None] == np.arange(A)).sum(axis=1).argmax(axis=1)
+    pi_g = np.asarray(pi_g)
+    if pi_g.shape != (S_g,) or pi_g.dtype.kind not in "iu" or pi_g.min() < 0 or pi_g.max() >= A:
+        raise ValueError(f"pi_g: expected {S_g} integer actions in range({A}), got {pi_g!r}")
+    s = np.arange(S_g)
+    P_pi = mdp.P_g[s, pi_g]  # (S_g, S_g')
+    g = np.linalg.solve(np.eye(S_g) - mdp.gamma * P_pi, mdp.r_g[s, pi_g])
+    # M[(s, x), (s', y)] = P_g[s, π(s), s'] P_l[x, s, y]
+    M = np.einsum("st,xsy->sxty", P_pi, mdp.P_l).reshape(S_g * L, S_g * L)
+    h = np.linalg.solve(np.eye(S_g * L) - mdp.gamma * M, mdp.r_l.T.ravel()).reshape(S_g, L)
+    W = g[None, None, :] + np.einsum("xsy,ty->sxt", mdp.P_l, h)  # W[s, x, s'] = g(s') + P_l h
+    EW = np.einsum("sat,sxt->sxa", mdp.P_g, W)  # Σ_{s'} P_g[s, a, s'] W[s, x, s']
+    adv = (mdp.r_g - mdp.r_g[s, pi_g][:, None])[:, None, :] + mdp.gamma * (
+        EW - EW[s, :, pi_g][:, :, None]
+    )
+    return GlobalPolicyCertificate(pi_g.astype(np.intp), g, h, adv, bool(adv.max() <= tol))
 
 
 # ----------------------------------------------------------------------------- brute force
