@@ -100,3 +100,57 @@ def test_flow_explorer_rejects_bad_arguments():
         flow_explorer(method="adam")
     with pytest.raises(ValueError, match="method"):
         method_params("adam", 1.0)
+
+
+def test_public_goods_explorer_responds_to_every_control():
+    from rlcourse.widgets import public_goods_explorer
+
+    game = games.public_goods()
+    app = public_goods_explorer(method="aga", strength=1.0, lr=1.0, runs=20, steps=60, seed=3)
+
+    def expected() -> games.Trajectory:
+        c = app.controls
+        w0 = np.random.default_rng(c["seed"].value).uniform(-1, 1, (c["runs"].value, 2))
+        params = method_params(c["method"].value, c["strength"].value)
+        return games.train(
+            game, c["method"].value, w0, lr=c["lr"].value, steps=c["steps"].value, **params
+        )
+
+    def check() -> None:
+        tr = expected()
+        assert np.allclose(app.state["final_actions"], tr.final_actions)
+        sw = games.mean_ci(tr.final_rewards.sum(-1))
+        assert app.state["sw"].mean == pytest.approx(sw.mean)
+        assert app.state["sw"].half_width == pytest.approx(sw.half_width)
+        eq = games.mean_ci(games.equality(tr.final_rewards))
+        assert app.state["equality"].mean == pytest.approx(eq.mean)
+        s90 = games.steps_to_fraction(tr.social_welfare, 2.0, 3.0, 0.9)
+        assert np.array_equal(app.state["steps_to_90"], s90)
+        assert app.state["reached"] == pytest.approx(np.mean(s90 >= 0))
+
+    check()
+    assert app.state["reached"] == 1.0
+    aga_steps = app.state["steps_to_90"].mean()
+    app.controls["method"].value = "simul_co"
+    check()
+    assert app.state["params"] == {} and app.state["steps_to_90"].mean() > aga_steps
+    app.controls["method"].value = "simul_ind"
+    check()
+    assert app.state["reached"] == 0.0  # selfish descent never gets near the optimum
+    app.controls["method"].value = "aga"
+    app.controls["strength"].value = 10.0
+    check()
+    assert app.state["params"] == {"lam": 10.0} and app.state["steps_to_90"].mean() < aga_steps
+    app.controls["lr"].value = 0.1
+    check()
+    app.controls["runs"].value = 7
+    check()
+    assert app.state["final_actions"].shape == (7, 2)
+    app.controls["steps"].value = 30
+    check()
+    assert app.state["trajectory"].steps == 30
+    before = app.state["w0"].copy()
+    app.controls["seed"].value = 11
+    check()
+    assert not np.allclose(app.state["w0"], before)
+    assert app.state["figure"].axes[1].get_xlabel() == "step t"

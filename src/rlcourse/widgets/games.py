@@ -13,17 +13,26 @@ from rlcourse.games import (
     Game,
     SigmoidGame,
     cournot,
+    equality,
     matching_pennies,
+    mean_ci,
     prisoners_dilemma,
     public_goods,
     stag_hunt,
+    steps_to_fraction,
     tandem,
     train,
 )
 from rlcourse.plots.games import vector_field
 from rlcourse.widgets.base import App, show_figure
 
-__all__ = ["EXPLORER_GAMES", "EXPLORER_METHODS", "flow_explorer", "method_params"]
+__all__ = [
+    "EXPLORER_GAMES",
+    "EXPLORER_METHODS",
+    "flow_explorer",
+    "method_params",
+    "public_goods_explorer",
+]
 
 #: Games of the explorer: label -> factory.
 EXPLORER_GAMES: dict[str, Callable[[], Game]] = {
@@ -200,4 +209,115 @@ def flow_explorer(
         update,
         title="Flow explorer: a method's field, one run, and both reward landscapes",
         layout_rows=[["game", "method", "strength"], ["lr", "steps"], ["x0", "y0"]],
+    )
+
+
+def public_goods_explorer(
+    method: str = "aga",
+    strength: float = 1.0,
+    lr: float = 1.0,
+    runs: int = 50,
+    steps: int = 100,
+    seed: int = 0,
+) -> App:
+    r"""The paper's two-player public goods experiment for one method: ``runs`` seeded starts
+    ``w ~ U(-1, 1)^2``, final actions and the social welfare curve.
+
+    Controls: ``method``, ``strength`` (``|λ|``, ``γ`` or ``α``), ``lr``, ``runs``, ``steps``,
+    ``seed``. ``state`` holds ``trajectory``, ``final_actions`` ``(runs, 2)``, ``sw`` and
+    ``equality`` (:class:`~rlcourse.games.MeanCI` of the final ``SW`` and ``E = 1 - Gini``),
+    ``steps_to_90`` (per run, ``-1`` if never) and ``reached`` (fraction of runs reaching 90%
+    of the way from the Nash to the optimal welfare), and ``figure``.
+    """
+    method_params(method, strength)
+    game = public_goods()
+    style = {"description_width": "initial"}
+    controls: dict[str, W.Widget] = {
+        "method": W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method"),
+        "strength": W.FloatSlider(
+            value=strength,
+            min=0.0,
+            max=20.0,
+            step=0.1,
+            description="|λ| (γ, α)",
+            style=style,
+            continuous_update=False,
+        ),
+        "lr": W.FloatLogSlider(
+            value=lr,
+            base=10,
+            min=-2,
+            max=1,
+            step=0.05,
+            description="step size",
+            style=style,
+            continuous_update=False,
+        ),
+        "runs": W.IntSlider(
+            value=runs, min=2, max=200, description="runs", continuous_update=False
+        ),
+        "steps": W.IntSlider(
+            value=steps, min=1, max=500, description="steps", continuous_update=False
+        ),
+        "seed": W.IntText(value=seed, description="seed"),
+    }
+
+    def update(app: App) -> None:
+        c = app.controls
+        name = c["method"].value
+        params = method_params(name, c["strength"].value)
+        w0 = np.random.default_rng(int(c["seed"].value)).uniform(
+            -1.0, 1.0, (int(c["runs"].value), 2)
+        )
+        traj = train(game, name, w0, lr=float(c["lr"].value), steps=int(c["steps"].value), **params)
+        r = traj.final_rewards
+        s90 = steps_to_fraction(traj.social_welfare, game.nash_welfare, game.optimum_welfare, 0.9)
+        sw, eq = mean_ci(r.sum(-1)), mean_ci(equality(r))
+        app.state.update(
+            method=name,
+            params=params,
+            lr=float(c["lr"].value),
+            trajectory=traj,
+            w0=w0,
+            final_actions=traj.final_actions,
+            sw=sw,
+            equality=eq,
+            steps_to_90=s90,
+            reached=float(np.mean(s90 >= 0)),
+        )
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        a = traj.final_actions
+        ax1.scatter(a[:, 0], a[:, 1], s=14, alpha=0.6, label="final actions")
+        ax1.plot(0, 0, "s", color="tab:red", mfc="none", ms=8, label="Nash")
+        ax1.plot(1, 1, "*", color="tab:green", ms=12, label="social optimum")
+        ax1.set(
+            xlim=(-0.05, 1.05),
+            ylim=(-0.05, 1.05),
+            xlabel="player 1 action a₁",
+            xticks=np.linspace(0, 1, 6),
+            ylabel="player 2 action a₂",
+        )
+        ax1.legend(fontsize=8, loc="center")
+        ax1.set_title(f"final SW = {sw}, E = {eq}", fontsize=10)
+        ci = mean_ci(traj.social_welfare, axis=1)
+        t = np.arange(traj.steps + 1)
+        ax2.plot(t, ci.mean, label="mean SW")
+        ax2.fill_between(t, ci.low, ci.high, alpha=0.3, label="95% CI")
+        ax2.axhline(game.nash_welfare, color="grey", ls=":")
+        ax2.axhline(game.optimum_welfare, color="grey", ls="--")
+        ok = s90 >= 0
+        reach = f"mean {s90[ok].mean():.1f} steps" if ok.all() else f"{ok.mean():.0%} of runs"
+        ax2.set(xlabel="step t", ylabel="social welfare Σᵢ rᵢ")
+        ax2.set_title(f"90% of the way Nash → optimum: {reach}", fontsize=10)
+        ax2.legend(fontsize=8)
+        ptxt = ", ".join(f"{k}={v:g}" for k, v in params.items())
+        fig.suptitle(f"Public goods, {name}({ptxt}), lr = {app.state['lr']:.3g}")
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(
+        controls,
+        update,
+        title="The paper's public goods experiment, one method at a time",
+        layout_rows=[["method", "strength"], ["lr", "steps"], ["runs", "seed"]],
     )
