@@ -154,3 +154,32 @@ def test_public_goods_explorer_responds_to_every_control():
     check()
     assert not np.allclose(app.state["w0"], before)
     assert app.state["figure"].axes[1].get_xlabel() == "step t"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        lambda a, b, c: -np.where(a * (b + c) >= 0, 1.0, -1.0),  # flipped
+        lambda a, b, c: np.where(a * b >= 0, 1.0, -1.0),  # the |grad H_c|^2 term forgotten
+        lambda a, b, c: np.where(a * (b + c) / 3 + 0.1 >= 0, 1.0, -1.0),  # SGA-style epsilon
+        lambda a, b, c: np.ones_like(a),  # no sign rule
+    ],
+    ids=["flipped", "missing-norm", "sga-style", "always-plus"],
+)
+def test_a_wrong_aga_sign_is_caught_with_a_message_about_the_sign_rule(rule):
+    from rlcourse.exercises import Status, lesson08
+
+    def aga_direction(xi, xi_c, H_c, lam):
+        g = np.einsum("...km,...m->...k", H_c, xi_c)
+        a, b, c = ((xi_c * g).sum(-1), (xi * g).sum(-1), (g * g).sum(-1))
+        return xi_c + (abs(lam) * rule(a, b, c))[..., None] * (xi + g)
+
+    def aga_sign(xi, xi_c, grad_Hc):
+        g = grad_Hc
+        return rule((xi_c * g).sum(-1), (xi * g).sum(-1), (g * g).sum(-1))
+
+    r = lesson08.q3.check(aga_direction, record=False)
+    assert r.status is Status.INCORRECT
+    assert "matches with the opposite λ sign" in r.message and lesson08.SIGN_RULE in r.message
+    r = lesson08.q2.check(aga_sign, record=False)
+    assert r.status is Status.INCORRECT and lesson08.SIGN_RULE in r.message
