@@ -15,9 +15,19 @@ def test_reproduce_quick_through_the_cli(tmp_path):
         "return_queueing",
         "noise_demand_response",
         "return_demand_response",
+        "gap_demand_response_variant",
+        "return_demand_response_variant",
     ]:
         assert (out / f"{name}.png").stat().st_size > 1000
         assert f"({name}.png)" in report
     assert "Fitted slope of log-gap vs log-k" in report
     assert "| 8 |" in report  # queueing row for k = 8
     assert "exact mean-field" in report
+    # the spec's prices: certified s_g-only optimum, zero gap; the variant: a k = n benchmark
+    assert "certified optimal π*(s_g)" in report and "largest advantage 0" in report
+    spec = report.split("the specification's prices")[1].split("the course's variant")[0]
+    rows = [
+        line.split("|") for line in spec.splitlines() if line.startswith("| ") and "k |" not in line
+    ]
+    assert len(rows) == 3 and all(float(r[3]) == 0.0 for r in rows)  # π_k = π* on every step
+    assert "price weight w = 0.05" in report and "(k = n = 4, subsample_q)" in report

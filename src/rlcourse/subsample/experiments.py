@@ -53,10 +53,12 @@ def _ks(name: str, ks, high: int | None = None) -> np.ndarray:
     return arr.astype(int)
 
 
-def _learn(mdp: GlobalLocalMDP, k: int, m: int | None, T: int, seed: int) -> QResult:
+def _learn(
+    mdp: GlobalLocalMDP, k: int, m: int | None, T: int, seed: int, value_dtype: type = np.float64
+) -> QResult:
     if m is None:
         return solve_mean_field(mdp, k)
-    return subsample_q(mdp, k, m=m, T=T, rng=seed)
+    return subsample_q(mdp, k, m=m, T=T, rng=seed, value_dtype=value_dtype)
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,14 @@ def gap_vs_k(
     reference: QResult | Policy | None = None,
     label: str = "",
     progress: bool = False,
+    value_dtype: type = np.float64,
 ) -> GapResult:
     """Learn ``π_k`` for every k (SUBSAMPLE-Q with m samples and T sweeps, or the exact
     operator when ``m is None``), run Algorithm 2 on the n-agent system and compare with the
     k = n policy (``reference``: a result learned at k = n, or any policy with ``.act`` such
     as a certified :class:`GlobalPolicy`; default: exact mean-field at k = n). All policies
     start from the same random states and share the transition noise (common random
-    numbers)."""
+    numbers). ``value_dtype`` is passed to :func:`subsample_q`."""
     n = check_int("n", n, low=1)
     ks = _ks("ks", ks, high=n)
     horizon = check_int("horizon", horizon, low=1)
@@ -130,7 +133,7 @@ def gap_vs_k(
     rets, secs, diffs = [], [], []
     for k in _progress(ks, total=len(ks), desc=f"gap vs k {label}", enabled=progress):
         t0 = time.perf_counter()
-        res = _learn(mdp, int(k), m, T, seed + 2 + int(k))
+        res = _learn(mdp, int(k), m, T, seed + 2 + int(k), value_dtype)
         secs.append(time.perf_counter() - t0)
         R = run(res)
         rets.append(R)
