@@ -59,6 +59,11 @@ def _fmt(x: Any, limit: int = 400) -> str:
         text = f"array(shape={x.shape}, dtype={x.dtype}) {body}"
     elif isinstance(x, (float, np.floating)):
         text = f"{float(x):.6g}"
+    elif isinstance(x, (np.integer, np.bool_)):
+        text = repr(x.item())
+    elif isinstance(x, (tuple, list)) and len(x) <= 20:
+        inner = ", ".join(_fmt(v, limit) for v in x)
+        text = f"({inner}{',' if len(x) == 1 else ''})" if isinstance(x, tuple) else f"[{inner}]"
     elif callable(x) and hasattr(x, "__name__"):
         text = f"<function {x.__name__}>"
     else:
