@@ -6,14 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlcourse.exercises import lesson01, lesson02, lesson03, lesson04
+from rlcourse.exercises import lesson01, lesson02, lesson03, lesson04, lesson05
 from rlcourse.subsample import (
     CountSpace,
     SubsampledPolicy,
     binomial_table,
     dkw_bound,
     envs,
+    estimate_bytes,
     evaluate,
+    fit_slope,
     solve_full,
     solve_mean_field,
     solve_raw_tuples,
@@ -25,6 +27,7 @@ from rlcourse.widgets import (
     bellman_noise_explorer,
     gap_explorer,
     joint_size_explorer,
+    learning_cost_explorer,
     table_sizes,
 )
 
@@ -224,3 +227,46 @@ def test_gap_explorer_rejects_bad_arguments():
         gap_explorer(envs.toy(), n=5, k=6)
     with pytest.raises(ValueError, match="mdp"):
         gap_explorer(None)
+
+
+# ---- lesson 05 -------------------------------------------------------------------------------
+
+
+def test_fit_slope_answer_key_recovers_exact_power_laws():
+    k = np.array([1.0, 2.0, 4.0, 8.0])
+    assert lesson05.fit_slope(k, 5 * k**-0.5) == pytest.approx(-0.5)
+    assert lesson05.fit_slope(k, k**3) == pytest.approx(fit_slope(k, k**3)) == pytest.approx(3)
+    assert np.isnan(lesson05.fit_slope(k, np.array([1.0, 0.0, -1.0, 0.0])))
+
+
+def test_queueing_answer_key_is_stochastic_and_matches_the_spec_by_hand():
+    P = lesson05.queueing_P_l(3, 2, 0.4, 0.9)
+    np.testing.assert_allclose(P.sum(axis=2), 1.0)
+    q = 0.9 * 1 / 2  # service probability at level 1
+    np.testing.assert_allclose(P[1, 1], [(1 - 0.4) * q, 1 - 0.4 * (1 - q) - 0.6 * q, 0.4 * (1 - q)])
+    np.testing.assert_allclose(P[0, 0], [0.6, 0.4, 0.0])  # no service at level 0
+
+
+def test_learning_cost_explorer_matches_subsample_q_tables():
+    mdp = envs.queueing()
+    app = learning_cost_explorer(mdp, n=6, k=2, m=3, T=4)
+    res = subsample_q(mdp, 2, m=3, T=4, rng=0)
+    assert app.state["entries"] == res.q.size
+    assert app.state["lookups"] == res.q.size * 3 * 4
+    app.controls["k"].value = 4
+    app.controls["m"].value = 7
+    res4 = subsample_q(mdp, 4, m=7, T=4, rng=0)
+    assert (app.state["k"], app.state["m"], app.state["T"]) == (4, 7, 4)
+    assert app.state["entries"] == res4.q.size
+    assert app.state["bytes"] == pytest.approx(
+        estimate_bytes(mdp.n_global, mdp.n_actions, res4.space.size, 7, deterministic_g=True)
+    )
+    n_entries = solve_mean_field(mdp, 6).q.size
+    assert app.state["ratio_to_n"] == pytest.approx(n_entries / res4.q.size)
+
+
+def test_learning_cost_explorer_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="k"):
+        learning_cost_explorer(envs.toy(), n=3, k=4)
+    with pytest.raises(ValueError, match="mdp"):
+        learning_cost_explorer(3)

@@ -11,10 +11,16 @@ import numpy as np
 from rlcourse._validate import check_int
 from rlcourse.subsample.execution import SubsampledPolicy, dkw_bound, evaluate
 from rlcourse.subsample.model import GlobalLocalMDP
-from rlcourse.subsample.planning import solve_mean_field, subsample_q
+from rlcourse.subsample.planning import estimate_bytes, solve_mean_field, subsample_q
 from rlcourse.widgets.base import App, show_figure
 
-__all__ = ["bellman_noise_explorer", "gap_explorer", "joint_size_explorer", "table_sizes"]
+__all__ = [
+    "bellman_noise_explorer",
+    "gap_explorer",
+    "joint_size_explorer",
+    "learning_cost_explorer",
+    "table_sizes",
+]
 
 _GB = 1e9
 
@@ -262,3 +268,66 @@ def gap_explorer(
         show_figure(app, fig)
 
     return App(controls, update, title="Optimality gap of Algorithm 2 against k")
+
+
+def learning_cost_explorer(
+    mdp: GlobalLocalMDP, n: int = 8, k: int = 3, m: int = 10, T: int = 20
+) -> App:
+    r"""Sliders k, m, T for SUBSAMPLE-Q on ``mdp``: table entries
+    :math:`|S_g||A_g|\binom{k+L-1}{L-1}`, sampled look-ups per run (entries × m × T) and the
+    memory estimate of :func:`~rlcourse.subsample.estimate_bytes`, for every k up to n.
+
+    ``state`` holds ``k``, ``m``, ``T``, ``entries``, ``lookups``, ``bytes`` (for the current
+    k) and ``ratio_to_n`` (look-ups at k = n divided by look-ups at k).
+    """
+    if not isinstance(mdp, GlobalLocalMDP):
+        raise ValueError(f"mdp: expected a GlobalLocalMDP, got {type(mdp).__name__}")
+    n = check_int("n", n, low=1, high=200)
+    k = check_int("k", k, low=1, high=n)
+    m = check_int("m", m, low=1, high=1000)
+    T = check_int("T", T, low=1, high=1000)
+    S_g, A, L = mdp.n_global, mdp.n_actions, mdp.L
+    det_g = bool(np.all(mdp.P_g.max(axis=2) == 1.0))
+    controls = {
+        "k": W.IntSlider(value=k, min=1, max=n, description="k sampled", continuous_update=False),
+        "m": W.IntSlider(
+            value=m, min=1, max=1000, description="m samples", continuous_update=False
+        ),
+        "T": W.IntSlider(value=T, min=1, max=1000, description="T sweeps", continuous_update=False),
+    }
+
+    def update(app: App) -> None:
+        k_, m_, T_ = (int(app.controls[x].value) for x in ("k", "m", "T"))
+        ks = np.arange(1, n + 1)
+        N = np.array([comb(int(x) + L - 1, L - 1) for x in ks], dtype=float)
+        entries = S_g * A * N
+        lookups = entries * m_ * T_
+        nbytes = estimate_bytes(S_g, A, int(N[k_ - 1]), m_, deterministic_g=det_g)
+        app.state.update(
+            k=k_,
+            m=m_,
+            T=T_,
+            entries=int(entries[k_ - 1]),
+            lookups=int(lookups[k_ - 1]),
+            bytes=float(nbytes),
+            ratio_to_n=float(lookups[-1] / lookups[k_ - 1]),
+        )
+        fig, ax = plt.subplots(figsize=(6.5, 3.4))
+        ax.semilogy(ks, lookups, "o-", label="look-ups per run: entries · m · T")
+        ax.semilogy(ks, entries, "s--", label="Q entries |S_g||A_g| C(k+L−1, L−1)")
+        ax.plot([k_], [lookups[k_ - 1]], "o", color="k", ms=9)
+        ax.set(
+            xlabel="k (agents in the surrogate)",
+            ylabel="count (log scale)",
+            title=(
+                f"k = {k_}: {lookups[k_ - 1]:.2g} look-ups, {nbytes / 1e9:.2g} GB; "
+                f"k = n costs ×{lookups[-1] / lookups[k_ - 1]:.2g}"
+            ),
+        )
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        show_figure(app, fig)
+
+    return App(
+        controls, update, title=f"Cost of SUBSAMPLE-Q (L = {L})", layout_rows=[["k", "m", "T"]]
+    )
