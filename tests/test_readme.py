@@ -25,3 +25,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "set -euo pipefail" in ci
     assert _commands()[1] in ci.splitlines()
+
+
+def test_readme_lesson_map_follows_the_syllabus():
+    from rlcourse.syllabus import load_syllabus
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {
+        m.group(1): (m.group(2).strip(), int(m.group(3)))
+        for m in re.finditer(r"^\| (\d\d) \| ([^|]+)\|[^|]*\| (\d+) \|$", text, re.M)
+    }
+    for lesson in load_syllabus().lessons:
+        assert lesson.id in rows, f"README's lesson map misses lesson {lesson.id}"
+        assert rows[lesson.id] == (lesson.title, lesson.points), lesson.id
