@@ -379,7 +379,7 @@ def sampled_bellman_update(
         _check_update_args(Q, r_k, next_g, next_c, gamma)
     S_g, N, A = Q.shape
     m = next_c.shape[-1]
-    V = Q.max(axis=2).astype(value_dtype, copy=False)  # V[s_g', c'] = max_a' Q_t(s_g', c', a')
+    V = _max_over_actions(Q).astype(value_dtype, copy=False)  # V[s_g', c'] = max_a' Q_t
     V_flat = V.ravel()
     targets = _deterministic_targets(next_g)
     out = np.empty_like(r_k)
@@ -388,15 +388,18 @@ def sampled_bellman_update(
 
     if targets is not None:
         rows = [np.unique(t, return_inverse=True) for t in targets]  # distinct s_g' per s_g
+        # W[s][c', i] = V[uniq_i, c']: the values one sample of s_g can need, side by side,
+        # read as one item of 4·P or 8·P bytes (one gather per sample instead of one per s_g')
+        W = [_side_by_side(V[uniq]) for uniq, _ in rows]
 
         def work(job: tuple[int, int]) -> None:
             s, lo = job
             hi = min(lo + CHUNK_ROWS, N)
-            idx = next_c[s, lo:hi]  # (B, m)
+            idx = next_c[s, lo:hi].T  # (m, B): the sum over j runs down columns (fast)
             uniq, inv = rows[s]
-            EV = np.empty((hi - lo, len(uniq)))
-            for i, t in enumerate(uniq):  # at most |S_g| rows of V
-                np.sum(V[t][idx], axis=1, dtype=np.float64, out=EV[:, i])
+            items, width = W[s]
+            G = np.take(items, idx).view(V.dtype).reshape(m, hi - lo, width)
+            EV = np.sum(G, axis=0, dtype=np.float64)  # (B, width)
             np.multiply(EV[:, inv], scale, out=out[s, lo:hi])
             out[s, lo:hi] += r_k[s, lo:hi]
 
@@ -405,12 +408,38 @@ def sampled_bellman_update(
         def work(job: tuple[int, int]) -> None:
             s, lo = job
             hi = min(lo + CHUNK_ROWS, N)
-            flat = next_g[s, lo:hi].astype(np.int32) * N + next_c[s, lo:hi, None, :]  # (B, A, m)
-            EV = np.sum(V_flat[flat], axis=2, dtype=np.float64)
-            out[s, lo:hi] = r_k[s, lo:hi] + scale * EV
+            g = next_g[s, lo:hi].transpose(1, 2, 0).astype(np.int32)  # (A, m, B)
+            flat = g * N + next_c[s, lo:hi].T  # index of (s_g^j, c^j) in V, (A, m, B)
+            EV = np.sum(V_flat[flat], axis=1, dtype=np.float64)  # (A, B)
+            out[s, lo:hi] = r_k[s, lo:hi] + scale * EV.T
 
     _run(work, jobs, _workers(workers))
     return out
+
+
+def _side_by_side(V_rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(D, N)`` value rows -> ``(items[N], width)``: row c' of the ``(N, width)`` array
+    ``[V_rows.T | 0]`` (width >= D, zero-padded) viewed as one item of ``width * itemsize``
+    bytes, so that a single gather fetches all D values of a sample."""
+    D, N = V_rows.shape
+    size = V_rows.dtype.itemsize
+    width = 1 << (D - 1).bit_length()  # D rounded up to a power of two
+    if width * size > 16:  # no wider NumPy scalar: fall back to one structured item
+        item = np.dtype((np.void, width * size))
+    else:
+        item = {4: np.float32, 8: np.float64, 16: np.complex128}[width * size]
+    both = np.zeros((N, width), dtype=V_rows.dtype)
+    both[:, :D] = V_rows.T
+    return both.view(item).reshape(N), width
+
+
+def _max_over_actions(Q: np.ndarray) -> np.ndarray:
+    """``max_a Q[..., a]`` as |A| - 1 element-wise maxima (a reduction over a short last axis
+    is several times slower)."""
+    V = Q[..., 0].copy()
+    for a in range(1, Q.shape[-1]):  # a handful of actions
+        np.maximum(V, Q[..., a], out=V)
+    return V
 
 
 def _deterministic_targets(next_g: np.ndarray) -> np.ndarray | None:
@@ -459,6 +488,8 @@ def subsample_q(
     r_k = subsystem_reward(mdp.r_g, mdp.r_l, space.counts)
     g_rng, c_rng = rng.spawn(2)
     next_c = sample_next_counts(mdp, space, m, c_rng, workers=workers)
+    # same (S_g, N, m) array, stored as (S_g, m, N) so that a sweep sums over j down columns
+    next_c = np.ascontiguousarray(next_c.transpose(0, 2, 1)).transpose(0, 2, 1)
     next_g = sample_next_globals(mdp, N, m, g_rng)
     Q = r_k.copy()  # Q_1 = r_k: the first sweep from Q_0 = 0 (max_a' Q_0 = 0)
     sweeps = 1
