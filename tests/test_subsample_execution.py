@@ -89,3 +89,15 @@ def test_per_state_deviation_within_bound_with_probability_one_minus_delta():
     for k in (5, 20, 50):
         dev = subsample_tv(pop, k, 5, trials=3000, rng=k, metric="max")
         assert np.mean(dev <= dkw_bound(60, k, 5, 0.05)) >= 0.95
+
+
+def test_bound_controls_the_half_max_deviation_not_the_tv_at_L_25():
+    """The documented caveat of ``dkw_bound``: at L = 25 (demand response) the bound holds
+    for ½ max_x |F_Δ(x) − F(x)| but the TV distance exceeds it at small k."""
+    pop = np.random.default_rng(0).integers(0, 25, 50)
+    k = 5
+    bound = dkw_bound(50, k, 25, 0.05)
+    half_max = subsample_tv(pop, k, 25, trials=2000, rng=1, metric="max")
+    tv = subsample_tv(pop, k, 25, trials=2000, rng=2)
+    assert np.mean(half_max <= bound) >= 0.95
+    assert np.mean(tv <= bound) < 0.05  # the TV is above the bound nearly always

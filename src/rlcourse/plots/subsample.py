@@ -37,7 +37,10 @@ def gap_vs_k(result, ax: Axes | None = None) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("k (agents sampled)")
     ax.set_ylabel("gap V(k=n) − V(k) (discounted reward)")
-    ax.set_title(f"{result.label}: the gap falls with k (slope {result.slope:.2f})")
+    if pos.any():
+        ax.set_title(f"{result.label}: the gap falls with k (slope {result.slope:.2f})")
+    else:
+        ax.set_title(f"{result.label}: no gap at any k (π_k plays like the benchmark)")
     ax.legend()
     return fig
 
@@ -92,15 +95,22 @@ def bellman_noise_vs_m(result, ax: Axes | None = None) -> Figure:
 
 def tv_vs_k(result, ax: Axes | None = None) -> Figure:
     """Upper quantile of the TV error of the subsampled histogram vs k, with and without
-    replacement, against the DKW-type bound."""
+    replacement, and of ``½ max_x |F_Δ(x) − F(x)|``, against the DKW-type bound (which
+    controls the latter, not the TV)."""
     fig, ax = _axes(ax)
     q = 1 - result.delta
     ax.plot(result.ks, result.tv_without, "o-", label=f"without replacement ({q:.0%} quantile)")
     ax.plot(result.ks, result.tv_with, "s-", label=f"with replacement ({q:.0%} quantile)")
     ax.plot(result.ks, result.max_without, "^-", label="½ max_x deviation, without repl.")
-    ax.plot(result.ks, result.bound, "--", color="gray", label="bound sqrt((n−k+1)/(8nk) ln(2L/δ))")
+    ax.plot(
+        result.ks,
+        result.bound,
+        "--",
+        color="gray",
+        label="bound on ½ max_x dev.: sqrt((n−k+1)/(8nk) ln(2L/δ))",
+    )
     ax.set_xlabel("k (agents sampled)")
-    ax.set_ylabel("TV(F_Δ, F_[n])")
+    ax.set_ylabel("distance between F_Δ and F_[n]")
     ax.set_title(f"n = {result.n}: sampling without replacement is exact at k = n")
     ax.legend()
     return fig

@@ -173,9 +173,16 @@ def evaluate(
 
 
 def dkw_bound(n: int, k: int, L: int, delta: float) -> float:
-    """DKW-type bound for sampling k of n without replacement: with probability >= 1 - δ,
-    ``TV(F_Δ, F_[n]) <= sqrt((n - k + 1) / (8 n k) · ln(2 L / δ))`` (zero error needs k = n
-    exactly: the finite-population factor ``(n - k + 1)/n``)."""
+    """The specification's DKW-type bound for sampling k of n without replacement:
+    ``ε(n, k, L, δ) = sqrt((n - k + 1) / (8 n k) · ln(2 L / δ))``.
+
+    What it controls: with probability ``>= 1 - δ`` over a uniform k-subset Δ,
+    **half the largest per-state deviation** ``½ max_x |F_Δ(x) − F_[n](x)| <= ε``
+    (Hoeffding–Serfling for each state x, ``P(|F_Δ(x) − F(x)| >= t) <= 2 exp(−2 k n t² /
+    (n − k + 1))``, and a union bound over the L states). It does **not** bound the total
+    variation ``TV = ½ Σ_x |F_Δ(x) − F(x)|`` in general: with L = 25 the TV exceeds ε (see
+    ``tv_vs_k`` and the reproduction report); only ``TV <= L ε`` follows. Zero error needs
+    k = n exactly (the finite-population factor ``(n - k + 1)/n``)."""
     n = check_int("n", n, low=1)
     k = check_int("k", k, low=1, high=n)
     L = check_int("L", L, low=1)
@@ -195,9 +202,10 @@ def subsample_tv(
 ) -> np.ndarray:
     """Distances between the histogram ``F_Δ`` of ``trials`` random k-subsets Δ of one
     population ``s_local[n]`` (drawn without (default) or with replacement) and ``F_[n]``:
-    ``metric="tv"``: ``½ Σ_x |F_Δ(x) − F(x)|``; ``metric="max"``: ``½ max_x |F_Δ(x) − F(x)|``
-    (the per-state deviation a union bound over the L states controls).
-    Returns ``(trials,)``."""
+    ``metric="tv"``: the total variation ``½ Σ_x |F_Δ(x) − F(x)|``; ``metric="max"``:
+    ``½ max_x |F_Δ(x) − F(x)|``, the distance :func:`dkw_bound` controls (without
+    replacement, w.p. ``>= 1 − δ``); the TV is not controlled by that bound (it can exceed it
+    for large L). Returns ``(trials,)``."""
     if metric not in ("tv", "max"):
         raise ValueError(f"metric: expected 'tv' or 'max', got {metric!r}")
     L = check_int("L", L, low=1)

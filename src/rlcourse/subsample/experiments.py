@@ -239,7 +239,8 @@ def bellman_noise_vs_m(
 class TVResult:
     """Upper ``1-δ`` quantiles of ``TV(F_Δ, F_[n])`` over random k-subsets, with and without
     replacement, of ``½ max_x |F_Δ(x) − F(x)|`` without replacement, and the bound
-    ``sqrt((n-k+1)/(8nk) ln(2L/δ))``."""
+    ``sqrt((n-k+1)/(8nk) ln(2L/δ))`` — which controls ``½ max_x |F_Δ(x) − F(x)|``
+    (``max_without``), not the TV (see :func:`dkw_bound`)."""
 
     n: int
     L: int
