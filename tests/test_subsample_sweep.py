@@ -69,7 +69,7 @@ def test_sweep_across_chunks_and_threads(monkeypatch, chunk_split):
         monkeypatch.setattr(planning, "CHUNK_ROWS", 7)  # many chunks, threaded
     mdp = envs.demand_response()
     rng = np.random.default_rng(2)
-    N, m = 40, 6
+    N, m = 300, 6  # with CHUNK_ROWS = 7: 43 gather chunks and 3 value-table chunks per s_g
     next_g = sample_next_globals(mdp, N, m, 0)
     next_c = rng.integers(0, N, (5, N, m)).astype(np.int32)
     Q, r_k = rng.normal(size=(2, 5, N, 3))

@@ -379,25 +379,37 @@ def sampled_bellman_update(
         _check_update_args(Q, r_k, next_g, next_c, gamma)
     S_g, N, A = Q.shape
     m = next_c.shape[-1]
-    V = _max_over_actions(Q).astype(value_dtype, copy=False)  # V[s_g', c'] = max_a' Q_t
-    V_flat = V.ravel()
     targets = _deterministic_targets(next_g)
     out = np.empty_like(r_k)
     scale = gamma / m
-    jobs = [(s, lo) for s in range(S_g) for lo in range(0, N, CHUNK_ROWS)]
-
+    workers = _workers(workers)
+    V = np.empty((S_g, N), dtype=value_dtype)  # V[s_g', c'] = max_a' Q_t(s_g', c', a')
+    V_flat = V.ravel()
     if targets is not None:
         rows = [np.unique(t, return_inverse=True) for t in targets]  # distinct s_g' per s_g
         # W[s][c', i] = V[uniq_i, c']: the values one sample of s_g can need, side by side,
-        # read as one item of 4·P or 8·P bytes (one gather per sample instead of one per s_g')
-        W = [_side_by_side(V[uniq]) for uniq, _ in rows]
+        # read as one item of width·itemsize bytes (one gather per sample, not one per s_g')
+        W = [_side_by_side(len(uniq), N, V.dtype) for uniq, _ in rows]
+
+    def fill(lo: int) -> None:  # V (and W) for the count vectors lo:hi
+        hi = min(lo + 16 * CHUNK_ROWS, N)
+        V[:, lo:hi] = _max_over_actions(Q[:, lo:hi])
+        if targets is not None:
+            for (uniq, _), (_, both) in zip(rows, W, strict=True):  # |S_g| tables
+                both[lo:hi, : len(uniq)] = V[uniq, lo:hi].T
+
+    _run(fill, list(range(0, N, 16 * CHUNK_ROWS)), workers)
+    jobs = [(s, lo) for s in range(S_g) for lo in range(0, N, CHUNK_ROWS)]
+
+    if targets is not None:
 
         def work(job: tuple[int, int]) -> None:
             s, lo = job
             hi = min(lo + CHUNK_ROWS, N)
             idx = next_c[s, lo:hi].T  # (m, B): the sum over j runs down columns (fast)
             uniq, inv = rows[s]
-            items, width = W[s]
+            items, both = W[s]
+            width = both.shape[1]
             G = np.take(items, idx).view(V.dtype).reshape(m, hi - lo, width)
             EV = np.sum(G, axis=0, dtype=np.float64)  # (B, width)
             np.multiply(EV[:, inv], scale, out=out[s, lo:hi])
@@ -413,24 +425,22 @@ def sampled_bellman_update(
             EV = np.sum(V_flat[flat], axis=1, dtype=np.float64)  # (A, B)
             out[s, lo:hi] = r_k[s, lo:hi] + scale * EV.T
 
-    _run(work, jobs, _workers(workers))
+    _run(work, jobs, workers)
     return out
 
 
-def _side_by_side(V_rows: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(D, N)`` value rows -> ``(items[N], width)``: row c' of the ``(N, width)`` array
-    ``[V_rows.T | 0]`` (width >= D, zero-padded) viewed as one item of ``width * itemsize``
-    bytes, so that a single gather fetches all D values of a sample."""
-    D, N = V_rows.shape
-    size = V_rows.dtype.itemsize
-    width = 1 << (D - 1).bit_length()  # D rounded up to a power of two
-    if width * size > 16:  # no wider NumPy scalar: fall back to one structured item
+def _side_by_side(D: int, N: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """A zero ``(N, width)`` table ``both`` (width = D rounded up to a power of two) and the
+    same memory as ``items[N]``, one item of ``width * itemsize`` bytes per row, so that a
+    single gather fetches the D values a sample needs (filled in by the caller)."""
+    size = np.dtype(dtype).itemsize
+    width = 1 << (D - 1).bit_length()
+    if width * size > 16:  # no wider NumPy scalar: one structured item
         item = np.dtype((np.void, width * size))
     else:
         item = {4: np.float32, 8: np.float64, 16: np.complex128}[width * size]
-    both = np.zeros((N, width), dtype=V_rows.dtype)
-    both[:, :D] = V_rows.T
-    return both.view(item).reshape(N), width
+    both = np.zeros((N, width), dtype=dtype)
+    return both.view(item).reshape(N), both
 
 
 def _max_over_actions(Q: np.ndarray) -> np.ndarray:
