@@ -22,6 +22,12 @@ def _axes(ax: Axes | None) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def _k_ticks(ax: Axes, ks: np.ndarray) -> None:
+    """Plain integer ticks at the measured k on a log axis."""
+    ax.set_xticks(ks, [str(int(k)) for k in ks])
+    ax.minorticks_off()
+
+
 def gap_vs_k(result, ax: Axes | None = None) -> Figure:
     """Optimality gap ``V(k=n) − V(k)`` vs k on log-log axes, with ±2 s.e. and a ``1/√k``
     guide through the first point. ``result``: :class:`rlcourse.subsample.GapResult`."""
@@ -37,10 +43,11 @@ def gap_vs_k(result, ax: Axes | None = None) -> Figure:
         ax.set_yscale("log")
     ax.set_xlabel("k (agents sampled)")
     ax.set_ylabel("gap V(k=n) − V(k) (discounted reward)")
+    _k_ticks(ax, ks)
     if pos.any():
-        ax.set_title(f"{result.label}: the gap falls with k (slope {result.slope:.2f})")
+        ax.set_title(f"{result.label}:\nthe gap falls with k (slope {result.slope:.2f})")
     else:
-        ax.set_title(f"{result.label}: no gap at any k (π_k plays like the benchmark)")
+        ax.set_title(f"{result.label}:\nno gap at any k (π_k plays like the benchmark)")
     ax.legend()
     return fig
 
@@ -58,6 +65,7 @@ def return_vs_k(result, ax: Axes | None = None) -> Figure:
     )
     ax.axhline(result.ref_return, color="k", ls="--", label=f"k = n = {result.n}")
     ax.set_xscale("log")
+    _k_ticks(ax, result.ks)
     ax.set_xlabel("k (agents sampled)")
     ax.set_ylabel("discounted return (reward units)")
     ax.set_title(f"{result.label}: the return approaches the k = n benchmark")
