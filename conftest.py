@@ -1,6 +1,7 @@
 """Test-session set-up shared by the unit tests and the notebook tests (nbval).
 
 * Progress records go to a temporary file, never to the user's home folder.
+* Hypothesis runs derandomised: the same examples on every run.
 * In ``lessons/`` (untouched, generated notebooks) every cell that calls ``.check(`` must show
   a result that says *not attempted*: an untouched lesson runs top to bottom and no check
   passes or fails on a stub.
@@ -19,6 +20,14 @@ ROOT = Path(__file__).resolve().parent
 _tmp = tempfile.mkdtemp(prefix="rlcourse-test-")
 os.environ["RLCOURSE_PROGRESS"] = str(Path(_tmp) / "progress.jsonl")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+try:  # property tests draw the same examples on every run and machine
+    from hypothesis import settings
+
+    settings.register_profile("rlcourse", derandomize=True, deadline=None, database=None)
+    settings.load_profile("rlcourse")
+except ImportError:  # pragma: no cover - hypothesis comes with the [dev] extra
+    pass
 
 _STATUS = re.compile(r"^\[\d\d\.q\d+ \w+\] (not attempted|incorrect|correct) ·", re.M)
 _CHECK_CALL = re.compile(r"\bex\.q\d+\.check\(")
