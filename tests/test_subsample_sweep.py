@@ -1,5 +1,6 @@
-"""The fast sweep of SUBSAMPLE-Q (deterministic global moves, side-by-side value rows, float32
-value tables, samples stored sample-major) equals the per-entry definition."""
+"""The sweep of SUBSAMPLE-Q equals the per-entry definition on both of its paths: the plain
+gather used for small tables, and the fast one (deterministic global moves, side-by-side value
+rows, float32 value tables, samples stored sample-major)."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,15 @@ from rlcourse.subsample import (
     sampled_bellman_update,
     subsample_q,
 )
+
+
+@pytest.fixture(autouse=True, params=["plain", "fast"])
+def sweep_path(request, monkeypatch):
+    """Run every test of this file on both paths of ``sampled_bellman_update``."""
+    from rlcourse.subsample import planning
+
+    monkeypatch.setattr(planning, "SMALL_SWEEP", 10**12 if request.param == "plain" else 0)
+    return request.param
 
 
 def _loop_update(Q, r_k, next_g, next_c, gamma):
