@@ -1,5 +1,7 @@
 """`rlcourse reproduce subsample --quick` writes the figures and a report with the numbers."""
 
+import re
+
 from rlcourse.cli import main
 
 
@@ -30,4 +32,6 @@ def test_reproduce_quick_through_the_cli(tmp_path):
         line.split("|") for line in spec.splitlines() if line.startswith("| ") and "k |" not in line
     ]
     assert len(rows) == 3 and all(float(r[3]) == 0.0 for r in rows)  # π_k = π* on every step
+    assert "log-k: **undefined** (fewer than two positive gaps)" in spec  # no fit through zeros
+    assert not re.search(r"\bnan\b", report, re.I)
     assert "price weight w = 0.05" in report and "(k = n = 4, subsample_q)" in report

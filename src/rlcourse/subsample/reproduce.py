@@ -69,8 +69,12 @@ def _gap_table(res: GapResult) -> list[str]:
         )
     lines += [
         "",
-        f"Fitted slope of log-gap vs log-k: **{res.slope:.2f}** "
-        "(the theory bounds the gap by Õ(k^-1/2) + ε_{k,m}; only k with a positive gap enter "
+        (
+            f"Fitted slope of log-gap vs log-k: **{res.slope:.2f}** "
+            if np.isfinite(res.slope)
+            else "Fitted slope of log-gap vs log-k: **undefined** (fewer than two positive gaps) "
+        )
+        + "(the theory bounds the gap by Õ(k^-1/2) + ε_{k,m}; only k with a positive gap enter "
         "the fit)",
         "",
         f"Fitted slope of log-time vs log-k: {fit_slope(res.ks, res.learn_seconds):.2f}",
