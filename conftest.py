@@ -44,24 +44,33 @@ def _plain_text(outputs: list) -> str:
     return "\n".join(parts)
 
 
+def untouched_violation(path: Path, source: str, outputs: list) -> str | None:
+    """Why a cell of an untouched lesson breaks the rule (None when it does not): each
+    ``ex.qN.check(`` call in a cell of ``lessons/*.ipynb`` must show *not attempted*."""
+    if path.parent.name != "lessons" or path.suffix != ".ipynb":
+        return None
+    calls = len(_CHECK_CALL.findall(source))
+    if not calls:
+        return None
+    statuses = _STATUS.findall(_plain_text(outputs))
+    if len(statuses) >= calls and all(s == "not attempted" for s in statuses):
+        return None
+    return (
+        f"{path.name}: an untouched lesson's check cell must show 'not attempted' for each "
+        f"of its {calls} check(s); it showed {statuses or 'no check result'}.\n"
+        f"Cell source:\n{source}"
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.when != "call" or report.outcome != "passed":
+    cell = getattr(item, "cell", None)
+    if call.when != "call" or report.outcome != "passed" or cell is None:
         return
     path = Path(str(getattr(item, "path", getattr(item, "fspath", ""))))
-    if path.parent.name != "lessons" or path.suffix != ".ipynb":
-        return
-    cell = getattr(item, "cell", None)
-    if cell is None or not _CHECK_CALL.search(cell.source):
-        return
-    calls = len(_CHECK_CALL.findall(cell.source))
-    statuses = _STATUS.findall(_plain_text(getattr(item, "test_outputs", None)))
-    if len(statuses) < calls or any(s != "not attempted" for s in statuses):
+    reason = untouched_violation(path, cell.source, getattr(item, "test_outputs", None))
+    if reason:
         report.outcome = "failed"
-        report.longrepr = (
-            f"{path.name}: an untouched lesson's check cell must show 'not attempted' for each "
-            f"of its {calls} check(s); it showed {statuses or 'no check result'}.\n"
-            f"Cell source:\n{cell.source}"
-        )
+        report.longrepr = reason
