@@ -86,6 +86,36 @@ def _landscape(ax: Any, game: Game, i: int, space: str, lim: float, pts: np.ndar
     ax.set_title(f"player {i + 1}'s reward r{i + 1}", fontsize=10)
 
 
+def _method_controls(
+    method: str, strength: float, lr: float, *, strength_max: float, lr_exp: tuple[float, float]
+) -> dict[str, W.Widget]:
+    """The ``method``, ``strength`` (|λ|, γ or α) and ``lr`` controls both explorers share;
+    the step size slides on a log scale between ``10**lr_exp[0]`` and ``10**lr_exp[1]``."""
+    style = {"description_width": "initial"}
+    return {
+        "method": W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method"),
+        "strength": W.FloatSlider(
+            value=strength,
+            min=0.0,
+            max=strength_max,
+            step=strength_max / 200,
+            description="|λ| (γ, α)",
+            style=style,
+            continuous_update=False,
+        ),
+        "lr": W.FloatLogSlider(
+            value=lr,
+            base=10,
+            min=lr_exp[0],
+            max=lr_exp[1],
+            step=0.05,
+            description="step size",
+            style=style,
+            continuous_update=False,
+        ),
+    }
+
+
 def flow_explorer(
     game: str = "bilinear",
     method: str = "simul_ind",
@@ -112,29 +142,9 @@ def flow_explorer(
         raise ValueError(f"game: expected one of {sorted(EXPLORER_GAMES)}, got {game!r}")
     method_params(method, strength)  # validates the method name
     x0, y0 = (float(v) for v in start)
-    style = {"description_width": "initial"}
     controls: dict[str, W.Widget] = {
         "game": W.Dropdown(options=list(EXPLORER_GAMES), value=game, description="game"),
-        "method": W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method"),
-        "strength": W.FloatSlider(
-            value=strength,
-            min=0.0,
-            max=10.0,
-            step=0.05,
-            description="|λ| (γ, α)",
-            style=style,
-            continuous_update=False,
-        ),
-        "lr": W.FloatLogSlider(
-            value=lr,
-            base=10,
-            min=-3,
-            max=0.5,
-            step=0.05,
-            description="step size",
-            style=style,
-            continuous_update=False,
-        ),
+        **_method_controls(method, strength, lr, strength_max=10.0, lr_exp=(-3.0, 0.5)),
         "x0": W.FloatSlider(
             value=x0, min=-lim, max=lim, step=0.1, description="w₁ start", continuous_update=False
         ),
@@ -231,28 +241,8 @@ def public_goods_explorer(
     """
     method_params(method, strength)
     game = public_goods()
-    style = {"description_width": "initial"}
     controls: dict[str, W.Widget] = {
-        "method": W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method"),
-        "strength": W.FloatSlider(
-            value=strength,
-            min=0.0,
-            max=20.0,
-            step=0.1,
-            description="|λ| (γ, α)",
-            style=style,
-            continuous_update=False,
-        ),
-        "lr": W.FloatLogSlider(
-            value=lr,
-            base=10,
-            min=-2,
-            max=1,
-            step=0.05,
-            description="step size",
-            style=style,
-            continuous_update=False,
-        ),
+        **_method_controls(method, strength, lr, strength_max=20.0, lr_exp=(-2.0, 1.0)),
         "runs": W.IntSlider(
             value=runs, min=2, max=200, description="runs", continuous_update=False
         ),
