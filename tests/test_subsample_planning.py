@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from subsample_reference import loop_update
 
 from rlcourse.subsample import (
     CountSpace,
@@ -96,18 +97,6 @@ def test_reference_next_counts_are_count_vectors():
     assert c.shape == (space.size, 6, 4) and np.all(c.sum(-1) == 3)
 
 
-def _loop_update(Q, r_k, next_g, next_c, gamma):
-    S_g, N, A = Q.shape
-    m = next_c.shape[-1]
-    out = np.empty_like(Q)
-    for s in range(S_g):
-        for c in range(N):
-            for a in range(A):
-                tot = sum(Q[next_g[s, c, a, j], next_c[s, c, j]].max() for j in range(m))
-                out[s, c, a] = r_k[s, c, a] + gamma * tot / m
-    return out
-
-
 def _random_update_case(seed, S_g=3, N=10, A=2, m=4):
     rng = np.random.default_rng(seed)
     Q = rng.normal(size=(S_g, N, A))
@@ -122,7 +111,7 @@ def test_sampled_update_matches_per_entry_loop(seed):
     Q, r_k, next_g, next_c = _random_update_case(seed)
     np.testing.assert_allclose(
         sampled_bellman_update(Q, r_k, next_g, next_c, 0.9),
-        _loop_update(Q, r_k, next_g, next_c, 0.9),
+        loop_update(Q, r_k, next_g, next_c, 0.9),
         atol=1e-12,
     )
 

@@ -4,6 +4,7 @@ rows, float32 value tables, samples stored sample-major)."""
 
 import numpy as np
 import pytest
+from subsample_reference import loop_update
 
 from rlcourse.subsample import (
     GlobalLocalMDP,
@@ -21,18 +22,6 @@ def sweep_path(request, monkeypatch):
 
     monkeypatch.setattr(planning, "SMALL_SWEEP", 10**12 if request.param == "plain" else 0)
     return request.param
-
-
-def _loop_update(Q, r_k, next_g, next_c, gamma):
-    S_g, N, A = Q.shape
-    m = next_c.shape[-1]
-    out = np.empty_like(Q)
-    for s in range(S_g):
-        for c in range(N):
-            for a in range(A):
-                tot = sum(Q[next_g[s, c, a, j], next_c[s, c, j]].max() for j in range(m))
-                out[s, c, a] = r_k[s, c, a] + gamma * tot / m
-    return out
 
 
 def _deterministic_mdp(S_g, A, L, seed):
@@ -53,7 +42,7 @@ def test_deterministic_sweep_matches_per_entry_loop(S_g, A, dtype, tol):
     assert next_g.strides[1] == 0  # the broadcast view that selects the fast path
     next_c = rng.integers(0, N, (S_g, N, m)).astype(np.int32)
     Q, r_k = rng.normal(size=(2, S_g, N, A))
-    expect = _loop_update(Q, r_k, next_g, next_c, 0.9)
+    expect = loop_update(Q, r_k, next_g, next_c, 0.9)
     got = sampled_bellman_update(Q, r_k, next_g, next_c, 0.9, value_dtype=dtype)
     np.testing.assert_allclose(got, expect, atol=tol, rtol=0)
     # same numbers with the samples stored sample-major, and on the general path
@@ -83,7 +72,7 @@ def test_sweep_across_chunks_and_threads(monkeypatch, chunk_split):
     next_g = sample_next_globals(mdp, N, m, 0)
     next_c = rng.integers(0, N, (5, N, m)).astype(np.int32)
     Q, r_k = rng.normal(size=(2, 5, N, 3))
-    expect = _loop_update(Q, r_k, next_g, next_c, 0.9)
+    expect = loop_update(Q, r_k, next_g, next_c, 0.9)
     for workers in (1, 2):
         got = sampled_bellman_update(Q, r_k, next_g, next_c, 0.9, workers=workers)
         np.testing.assert_allclose(got, expect, atol=1e-12, rtol=0)
