@@ -76,9 +76,9 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.paper == "subsample":
-        from rlcourse.subsample.reproduce import reproduce
+        from rlcourse.reproduce.subsample import reproduce
     else:
-        from rlcourse.games.reproduce import reproduce
+        from rlcourse.reproduce.games import reproduce
     report = reproduce(out_dir=args.out, quick=args.quick, progress=not args.no_progress)
     print(f"report written to {report}")
     return 0

@@ -3,7 +3,7 @@
 Modules: :mod:`.model` (the global-local MDP and its batched simulator), :mod:`.envs`,
 :mod:`.counts` (count spaces and ranking), :mod:`.planning` (exact mean-field VI, brute force,
 SUBSAMPLE-Q), :mod:`.execution` (Algorithm 2, evaluation, sampling bound),
-:mod:`.experiments` and :mod:`.reproduce`.
+:mod:`.experiments` (the end-to-end pipeline is :mod:`rlcourse.reproduce.subsample`).
 """
 
 from rlcourse.subsample import envs
