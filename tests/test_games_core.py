@@ -226,20 +226,101 @@ def test_paper_sign_is_exact_when_xi_c_orthogonal_to_v(seed: int, d: int) -> Non
 def test_aga_signs_of_a_game(name: str) -> None:
     game = GAMES[name]
     w = random_w(game, 11, batch=200)
-    paper, exact = G.aga_signs(game, w)
+    sc = G.aga_signs(game, w)
     xi, xi_c = G.simultaneous_gradient(game, w), G.collective_gradient(game, w)
     g = np.einsum("bkm,bm->bk", G.collective_hessian(game, w), xi_c)
-    np.testing.assert_array_equal(paper, G.aga_sign(xi, xi_c, g))
-    np.testing.assert_array_equal(exact, G.exact_alignment_sign(xi, xi_c, g))
+    paper, paper_tie = G.aga_sign(xi, xi_c, g, return_ties=True)
+    exact, exact_tie = G.exact_alignment_sign(xi, xi_c, g, return_ties=True)
+    for got, want in zip(sc, (paper, exact, paper_tie, exact_tie), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert sc.paper_ties == paper_tie.sum() and sc.exact_ties == exact_tie.sum()
+    ok = ~(paper_tie | exact_tie)
+    if ok.any():
+        assert sc.agreement == pytest.approx(np.mean(paper[ok] == exact[ok]))
     lam = np.where(exact > 0, 1.5, -1.5)[:, None]
     np.testing.assert_allclose(G.aga_exact_sign(game, w, lam=1.5), xi_c + lam * (xi + g))
 
 
-def test_signs_break_ties_to_plus() -> None:
+def test_signs_break_ties_to_plus_and_report_them() -> None:
     z = np.zeros((3, 2))
-    np.testing.assert_array_equal(G.aga_sign(z, z, z), 1.0)
+    for fn in (G.aga_sign, G.exact_alignment_sign):
+        s, tie = fn(z, z, z, return_ties=True)
+        np.testing.assert_array_equal(s, 1.0)
+        assert tie.all()
     np.testing.assert_array_equal(G.alignment_derivative(z, z, z), 0.0)
-    np.testing.assert_array_equal(G.sga_sign(z, np.zeros((3, 2, 2))), 1.0)
+    s, tie = G.sga_sign(z, np.zeros((3, 2, 2)), return_ties=True)
+    np.testing.assert_array_equal(s, 1.0)
+    assert not tie.any()  # eps = 0.1 decides: 0 + 0.1 > 0
+    s, tie = G.sga_sign(z, np.zeros((3, 2, 2)), eps=0.0, return_ties=True)
+    assert tie.all() and (s == 1.0).all()
+
+
+@pytest.mark.parametrize(("name", "lo", "hi"), [("cournot", 0.0, 5.0), ("cournot_3", 0.0, 5.0),
+                                                 ("tandem", -3.0, 3.0)])  # fmt: skip
+def test_exact_sign_is_a_tie_where_xi_c_is_parallel_to_grad_Hc(name, lo, hi) -> None:
+    """Cournot and Tandem: l_c depends on sum(w) only, so xi_c || grad H_c and f'(0) = 0.
+
+    The computed derivative is rounding noise of either sign; it must be reported as a tie
+    (and so take the tie rule's +), while the paper's sign is decided at every point.
+    """
+    game = GAMES[name]
+    w = np.random.default_rng(4).uniform(lo, hi, size=(2000, game.dim))
+    sc = G.aga_signs(game, w)
+    assert sc.exact_ties == len(w) and sc.paper_ties == 0
+    assert np.isnan(sc.agreement)
+    xi, xi_c = G.simultaneous_gradient(game, w), G.collective_gradient(game, w)
+    g = G.hamiltonian_gradient(G.collective_hessian(game, w), xi_c)
+    # the raw derivative is noise: tiny against its scale 4 |v| / |xi_c| ...
+    fprime = G.alignment_derivative(xi_c, xi + g, g)
+    scale = 4 * np.linalg.norm(xi + g, axis=-1) / np.linalg.norm(xi_c, axis=-1)
+    assert np.abs(fprime).max() < 1e-9 * scale.max()
+    # ... and with rtol = 0 the "exact sign" would be that noise: not all +1
+    raw = G.exact_alignment_sign(xi, xi_c, g, rtol=0.0)
+    assert not np.array_equal(raw, sc.exact) or np.all(fprime == 0)
+    np.testing.assert_array_equal(sc.exact, 1.0)
+
+
+def test_zero_sum_games_are_all_ties_for_aga() -> None:
+    """xi_c = 0 in a zero-sum game: AgA's sign is the tie rule at every point, and reported."""
+    game = GAMES["matching_pennies"]
+    sc = G.aga_signs(game, random_w(game, 2, batch=50))
+    assert sc.paper_ties == sc.exact_ties == 50
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_decided_signs_do_not_rest_on_rounding_noise(name: str) -> None:
+    """Perturb the inputs by 1e-12 (relative): no sign that is not reported as a tie flips."""
+    game = GAMES[name]
+    rng = np.random.default_rng(8)
+    w = random_w(game, 12, batch=500)
+    xi, xi_c = G.simultaneous_gradient(game, w), G.collective_gradient(game, w)
+    g = G.hamiltonian_gradient(G.collective_hessian(game, w), xi_c)
+    H = G.game_jacobian(game, w)
+
+    def jiggle(x: np.ndarray) -> np.ndarray:
+        return x * (1 + 1e-12 * rng.standard_normal(x.shape))
+
+    for fn in (G.aga_sign, G.exact_alignment_sign):
+        s, tie = fn(xi, xi_c, g, return_ties=True)
+        for _ in range(3):
+            s2 = fn(jiggle(xi), jiggle(xi_c), jiggle(g))
+            np.testing.assert_array_equal(s[~tie], s2[~tie])
+    for eps in (0.1, 0.0):
+        s, tie = G.sga_sign(xi, H, eps, return_ties=True)
+        for _ in range(3):
+            np.testing.assert_array_equal(s[~tie], G.sga_sign(jiggle(xi), jiggle(H), eps)[~tie])
+
+
+def test_tie_rule_keeps_plus_and_counts_decided_points_only() -> None:
+    sc = G.SignComparison(
+        np.array([1.0, -1.0, 1.0, 1.0]),
+        np.array([1.0, 1.0, 1.0, -1.0]),
+        np.array([False, False, True, False]),
+        np.array([False, False, False, True]),
+    )
+    assert (sc.paper_ties, sc.exact_ties) == (1, 1)
+    np.testing.assert_array_equal(sc.decided, [True, True, False, False])
+    assert sc.agreement == 0.5
 
 
 @pytest.mark.parametrize("name", ["prisoners_dilemma", "quadratic_owner_0012", "public_goods_3"])
@@ -296,6 +377,8 @@ def test_sigmoid_is_stable() -> None:
         (lambda: G.cournot(a=1.0, c=2.0), "c: expected a marginal cost"),
         (lambda: G.matrix_game(np.zeros((3, 2))), r"R1: expected shape \(2, 2\)"),
         (lambda: G.get_method("agaa"), "method: expected one of"),
+        (lambda: G.aga_sign(np.ones(2), np.ones(2), np.ones(2), rtol=-1), "rtol: expected"),
+        (lambda: G.aga_signs(G.tandem(), np.ones(2), rtol="x"), "rtol: expected a real"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(call, match: str) -> None:

@@ -34,9 +34,9 @@ def cos2_change(xi_c: np.ndarray, v: np.ndarray, grad_Hc: np.ndarray, lam: float
 
 def sign_agreement(game: Game, w: np.ndarray) -> float:
     """Fraction of the points ``w`` (``(batch, d)``) where the paper's AgA sign equals the
-    exact sign of the alignment derivative (:func:`rlcourse.games.aga_signs`)."""
-    paper, exact = aga_signs(game, w)
-    return float(np.mean(paper == exact))
+    exact sign of the alignment derivative, among the points where neither sign is a tie
+    (:func:`rlcourse.games.aga_signs`; NaN if every point is a tie)."""
+    return aga_signs(game, w).agreement
 
 
 def _vectors(rng: np.random.Generator, batch: tuple[int, ...], d: int) -> tuple[np.ndarray, ...]:
@@ -220,7 +220,7 @@ q3 = Exercise(
     ),
     broken=[
         _agreement_wrong_exact,
-        lambda game, w: float(np.sum(aga_signs(game, w)[0] == aga_signs(game, w)[1])),
-        lambda game, w: float(np.mean(aga_signs(game, w)[0] != aga_signs(game, w)[1])),
+        lambda game, w: float(np.sum(aga_signs(game, w).paper == aga_signs(game, w).exact)),
+        lambda game, w: float(np.mean(aga_signs(game, w).paper != aga_signs(game, w).exact)),
     ],
 )

@@ -6,7 +6,8 @@
 - mechanics (:mod:`.mechanics`): ``simultaneous_gradient`` (xi), ``collective_gradient``
   (xi_c), ``game_jacobian`` (H), ``collective_hessian`` (H_c), ``decompose`` (S, A);
 - update directions (:mod:`.methods`): ``simul_ind``, ``simul_co``, ``consensus``, ``sga``,
-  ``lola``, ``aga``, ``aga_exact_sign``, each ``(game, w, **params) -> (..., d)``;
+  ``lola``, ``aga``, ``aga_exact_sign``, each ``(game, w, **params) -> (..., d)``; their sign
+  rules ``sga_sign``, ``aga_sign``, ``exact_alignment_sign`` detect and report ties;
 - ``train`` (batched runs -> ``Trajectory``) and metrics (``gini``, ``equality``, ...).
 """
 
@@ -23,6 +24,8 @@ from rlcourse.games.mechanics import (
 )
 from rlcourse.games.methods import (
     METHODS,
+    TIE_RTOL,
+    SignComparison,
     aga,
     aga_direction,
     aga_exact_sign,
@@ -71,6 +74,8 @@ __all__ = [
     "PublicGoods",
     "QuadraticGame",
     "SigmoidGame",
+    "SignComparison",
+    "TIE_RTOL",
     "Trajectory",
     "aga",
     "aga_direction",

@@ -8,13 +8,25 @@ Two layers, both batched over leading axes:
   ``simul_co``, ``consensus``, ``sga``, ``lola``, ``aga``, ``aga_exact_sign``.
 
 Inner products are over the whole parameter vector, so every batch item gets one scalar
-``lambda`` shared by all players. A zero sign product counts as ``+`` (course's choice for
-AgA; SGA breaks the tie through its ``eps``).
+``lambda`` shared by all players.
+
+Ties. Every sign decision lives in the three public sign functions :func:`sga_sign`,
+:func:`aga_sign` and :func:`exact_alignment_sign`. A sign is a **tie** when the quantity is
+within ``rtol`` of the size of the terms it is made of, so that rounding alone could flip
+it: for a product ``x y`` whose factors are bounded by ``X`` and ``Y`` (Cauchy-Schwarz),
+
+    tie  <=>  |x y| <= rtol (|x| Y + X |y|).
+
+A tie takes the sign ``+`` (the course's choice; SGA's ``eps`` breaks ties the same way) and
+is reported: pass ``return_ties=True`` to get ``(sign, tie)``; :func:`aga_signs` counts the
+ties of a game at many points. In Cournot and Tandem ``xi_c`` is parallel to ``grad H_c``,
+so the exact alignment derivative is identically zero: every exact sign there is a tie.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -29,7 +41,9 @@ from rlcourse.games.mechanics import (
 
 __all__ = [
     "METHODS",
+    "TIE_RTOL",
     "Method",
+    "SignComparison",
     "aga",
     "aga_direction",
     "aga_exact_sign",
@@ -51,6 +65,10 @@ __all__ = [
 
 Method = Callable[..., np.ndarray]
 
+#: Relative tolerance below which a sign is a tie (rounding noise measured in the course's
+#: games stays below 1e-12 of the same scale).
+TIE_RTOL = 1e-9
+
 
 def _real(name: str, value: object) -> float:
     try:
@@ -62,26 +80,85 @@ def _real(name: str, value: object) -> float:
     return v
 
 
+def _rtol(rtol: object) -> float:
+    r = _real("rtol", rtol)
+    if r < 0:
+        raise ValueError(f"rtol: expected a relative tolerance >= 0, got {r}")
+    return r
+
+
 def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Inner product over the last axis: ``(..., d), (..., d) -> (...)``."""
     return np.einsum("...k,...k->...", x, y)
 
 
-def _sign(x: np.ndarray) -> np.ndarray:
-    """``+1`` where ``x >= 0`` (ties count as ``+``), else ``-1``."""
-    return np.where(x >= 0, 1.0, -1.0)
+def _norm(x: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(x, x))
+
+
+def _sign_of_product(
+    x: np.ndarray, X: np.ndarray, y: np.ndarray, Y: np.ndarray, rtol: float, c: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sign of ``x y + c`` and its tie mask, for factors bounded by ``|x| <= X``, ``|y| <= Y``.
+
+    ``tie = |x y + c| <= rtol (|x| Y + X |y| + |c|)``; a tie counts as ``+1``.
+    """
+    value = x * y + c
+    tie = np.abs(value) <= rtol * (np.abs(x) * Y + X * np.abs(y) + abs(c))
+    return np.where(tie | (value > 0), 1.0, -1.0), tie
 
 
 # -- pure array functions -------------------------------------------------------------------
 
 
-def sga_sign(xi: np.ndarray, H: np.ndarray, eps: float = 0.1) -> np.ndarray:
-    """``sign(<xi, H^T xi> <A^T xi, H^T xi> / d + eps)``: ``(..., d), (..., d, d) -> (...)``."""
+@overload
+def sga_sign(
+    xi: np.ndarray,
+    H: np.ndarray,
+    eps: float = ...,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def sga_sign(
+    xi: np.ndarray,
+    H: np.ndarray,
+    eps: float = ...,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def sga_sign(
+    xi: np.ndarray,
+    H: np.ndarray,
+    eps: float = 0.1,
+    *,
+    rtol: float = TIE_RTOL,
+    return_ties: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """``sign(<xi, H^T xi> <A^T xi, H^T xi> / d + eps)``: ``(..., d), (..., d, d) -> (...)``.
+
+    ``+-1``; a tie (within ``rtol`` of ``(|x| Y + X |y|) / d + |eps|`` with
+    ``X = |xi| |H^T xi|``, ``Y = (|H^T xi| + |H xi|) |H^T xi| / 2``) counts as ``+1``.
+    With ``return_ties`` also the boolean tie mask.
+    """
+    rtol = _rtol(rtol)
     d = xi.shape[-1]
     Ht_xi = hamiltonian_gradient(H, xi)
+    H_xi = np.einsum("...km,...m->...k", H, xi)
     _, A = decompose(H)
     At_xi = hamiltonian_gradient(A, xi)
-    return _sign(_dot(xi, Ht_xi) * _dot(At_xi, Ht_xi) / d + eps)
+    nHt = _norm(Ht_xi)
+    s, tie = _sign_of_product(
+        _dot(xi, Ht_xi) / d,
+        _norm(xi) * nHt / d,
+        _dot(At_xi, Ht_xi),
+        0.5 * (nHt + _norm(H_xi)) * nHt,
+        rtol,
+        float(eps),
+    )
+    return (s, tie) if return_ties else s
 
 
 def sga_direction(xi: np.ndarray, H: np.ndarray, lam: float, eps: float = 0.1) -> np.ndarray:
@@ -101,12 +178,49 @@ def consensus_direction(xi: np.ndarray, H: np.ndarray, gamma: float) -> np.ndarr
     return xi + gamma * hamiltonian_gradient(H, xi)
 
 
-def aga_sign(xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray) -> np.ndarray:
+@overload
+def aga_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def aga_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def aga_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = TIE_RTOL,
+    return_ties: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The paper's AgA sign ``sign(<xi_c, grad H_c> (<xi, grad H_c> + |grad H_c|^2))``.
 
-    All arguments ``(..., d)``; returns ``(...)`` of ``+-1`` (zero counts as ``+1``).
+    The bracket is ``a * (b + c)`` with ``a = <xi_c, g>``, ``b = <xi, g>``, ``c = |g|^2``
+    (not ``a * b + c``). All arguments ``(..., d)``; returns ``(...)`` of ``+-1``. A tie
+    (``|a (b + c)| <= rtol (|a| (|xi| |g| + |g|^2) + |xi_c| |g| |b + c|)``, e.g. everywhere in
+    a zero-sum game where ``xi_c = 0``) counts as ``+1``; ``return_ties`` adds the tie mask.
     """
-    return _sign(_dot(xi_c, grad_Hc) * (_dot(xi, grad_Hc) + _dot(grad_Hc, grad_Hc)))
+    rtol = _rtol(rtol)
+    ng = _norm(grad_Hc)
+    s, tie = _sign_of_product(
+        _dot(xi_c, grad_Hc),
+        _norm(xi_c) * ng,
+        _dot(xi, grad_Hc) + ng**2,
+        _norm(xi) * ng + ng**2,
+        rtol,
+    )
+    return (s, tie) if return_ties else s
 
 
 def alignment_derivative(xi_c: np.ndarray, v: np.ndarray, grad_Hc: np.ndarray) -> np.ndarray:
@@ -126,9 +240,46 @@ def alignment_derivative(xi_c: np.ndarray, v: np.ndarray, grad_Hc: np.ndarray) -
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
 
 
-def exact_alignment_sign(xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray) -> np.ndarray:
-    """Exact sign of the alignment derivative for ``v = xi + grad H_c`` (ties -> ``+1``)."""
-    return _sign(alignment_derivative(xi_c, xi + grad_Hc, grad_Hc))
+@overload
+def exact_alignment_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def exact_alignment_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = ...,
+    return_ties: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def exact_alignment_sign(
+    xi: np.ndarray,
+    xi_c: np.ndarray,
+    grad_Hc: np.ndarray,
+    *,
+    rtol: float = TIE_RTOL,
+    return_ties: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Exact sign of the alignment derivative for ``v = xi + grad H_c``.
+
+    ``sign f'(0) = sign(<xi_c, g> (<v, g> |xi_c|^2 - <xi_c, g> <xi_c, v>))`` with ``g = grad H_c``
+    (:func:`alignment_derivative` without its positive denominator). A tie counts as ``+1``;
+    ``return_ties`` adds the tie mask. Where ``xi_c`` is parallel to ``g`` (Cournot, Tandem)
+    the second factor vanishes identically: every point is a tie.
+    """
+    rtol = _rtol(rtol)
+    v = xi + grad_Hc
+    nx, ng, nV = _norm(xi_c), _norm(grad_Hc), _norm(xi) + _norm(grad_Hc)
+    a = _dot(xi_c, grad_Hc)
+    e = _dot(v, grad_Hc) * nx**2 - a * _dot(xi_c, v)
+    s, tie = _sign_of_product(a, nx * ng, e, 2.0 * nV * ng * nx**2, rtol)
+    return (s, tie) if return_ties else s
 
 
 def aga_direction(
@@ -217,21 +368,62 @@ def aga(game: Game, w: np.ndarray, lam: float = 1.0) -> np.ndarray:
 
 
 def aga_exact_sign(game: Game, w: np.ndarray, lam: float = 1.0) -> np.ndarray:
-    """AgA with ``lambda = |lam| sign(alignment_derivative)``, the exact first-order sign."""
+    """AgA with ``lambda = |lam| sign(alignment_derivative)``, the exact first-order sign.
+
+    A course ablation. Where the derivative is a tie (identically in Cournot and Tandem)
+    ``lambda = +|lam|`` by the tie rule, not by any alignment information.
+    """
     return _aga(game, w, lam, exact=True)
 
 
-def aga_signs(game: Game, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's sign of ``lambda`` and the exact alignment sign at ``w``: two ``(...)`` arrays.
+class SignComparison(NamedTuple):
+    """The paper's AgA sign and the exact alignment sign at many points, with their ties.
 
-    ``(aga_sign(xi, xi_c, H_c xi_c), exact_alignment_sign(xi, xi_c, H_c xi_c))``; their
-    agreement rate over random ``w`` measures how often the paper's rule is exact.
+    ``paper``, ``exact``: ``(...)`` arrays of ``+-1`` (a tie counts as ``+1``);
+    ``paper_tie``, ``exact_tie``: boolean masks of the ties.
+    """
+
+    paper: np.ndarray
+    exact: np.ndarray
+    paper_tie: np.ndarray
+    exact_tie: np.ndarray
+
+    @property
+    def paper_ties(self) -> int:
+        """How many points have a tie in the paper's sign."""
+        return int(np.sum(self.paper_tie))
+
+    @property
+    def exact_ties(self) -> int:
+        """How many points have a tie in the exact sign."""
+        return int(np.sum(self.exact_tie))
+
+    @property
+    def decided(self) -> np.ndarray:
+        """Points where neither sign is a tie."""
+        return ~(self.paper_tie | self.exact_tie)
+
+    @property
+    def agreement(self) -> float:
+        """Fraction of the decided points where the two signs agree (NaN if none is decided)."""
+        ok = self.decided
+        return float(np.mean(self.paper[ok] == self.exact[ok])) if ok.any() else float("nan")
+
+
+def aga_signs(game: Game, w: np.ndarray, rtol: float = TIE_RTOL) -> SignComparison:
+    """The paper's sign of ``lambda`` and the exact alignment sign at ``w``, with tie counts.
+
+    ``aga_sign`` and ``exact_alignment_sign`` of ``(xi, xi_c, H_c xi_c)`` at every point of
+    ``w`` (``(..., d)``); ``.agreement`` is the fraction of points without a tie where they
+    agree, ``.paper_ties`` and ``.exact_ties`` count the ties.
     """
     w = check_w(game, w)
     G, Hs = game._grads(w), game._hessians(w)
     xi, xi_c = xi_from_grads(G, game.owner), G.sum(axis=-2)
     grad_Hc = hamiltonian_gradient(Hs.sum(axis=-3), xi_c)
-    return aga_sign(xi, xi_c, grad_Hc), exact_alignment_sign(xi, xi_c, grad_Hc)
+    paper, paper_tie = aga_sign(xi, xi_c, grad_Hc, rtol=rtol, return_ties=True)
+    exact, exact_tie = exact_alignment_sign(xi, xi_c, grad_Hc, rtol=rtol, return_ties=True)
+    return SignComparison(paper, exact, paper_tie, exact_tie)
 
 
 METHODS: dict[str, Method] = {
