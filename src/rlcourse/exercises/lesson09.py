@@ -4,19 +4,75 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlcourse.exercises.framework import Case, Exercise, allclose
+from rlcourse.exercises.framework import Case, Exercise, _fmt, allclose
 from rlcourse.games import (
     Game,
+    QuadraticGame,
+    aga_sign,
     aga_signs,
     alignment_derivative,
-    cournot,
+    collective_gradient,
+    collective_hessian,
+    exact_alignment_sign,
+    hamiltonian_gradient,
     prisoners_dilemma,
     public_goods,
+    simultaneous_gradient,
     stag_hunt,
-    tandem,
 )
 
-__all__ = ["cos2", "cos2_change", "q1", "q2", "q3", "sign_agreement"]
+__all__ = [
+    "CASE_MARGIN",
+    "clear_of_ties",
+    "cos2",
+    "cos2_change",
+    "paper_sign_misaligns",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "sign_agreement",
+    "side_payment_game",
+]
+
+#: Test cases of q3/q4 keep only points whose signs are decided with this relative margin,
+#: so that finite differences or a different but correct formula cannot land on the other side.
+CASE_MARGIN = 1e-3
+
+
+def side_payment_game() -> QuadraticGame:
+    """``l_1 = x^2/2 + (x + y)``, ``l_2 = 3 y^2/2 - (x + y)``: player 1 pays player 2 ``x + y``.
+
+    The payment cancels in the collective loss ``l_c = 1/2 w^T diag(1, 3) w`` (a stable fixed
+    point at ``w = 0``: ``H_c = diag(1, 3)`` is positive definite), but not in
+    ``xi = (x + 1, 3y - 1)``, so ``xi(0) = (1, -1) != 0``. A choice of this course: the
+    counterexample to the alignment claim as stated.
+    """
+    Q = np.array([np.diag([1.0, 0.0]), np.diag([0.0, 3.0])])
+    b = np.array([[1.0, 1.0], [-1.0, -1.0]])
+    return QuadraticGame(Q, b, np.zeros(2), np.arange(2), "side payment")
+
+
+def _terms(game: Game, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xi, xi_c = simultaneous_gradient(game, w), collective_gradient(game, w)
+    return xi, xi_c, hamiltonian_gradient(collective_hessian(game, w), xi_c)
+
+
+def clear_of_ties(
+    xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray, margin: float = CASE_MARGIN
+) -> np.ndarray:
+    """Points where both the paper's and the exact sign are decided with relative ``margin``."""
+    _, t1 = aga_sign(xi, xi_c, grad_Hc, rtol=margin, return_ties=True)
+    _, t2 = exact_alignment_sign(xi, xi_c, grad_Hc, rtol=margin, return_ties=True)
+    return ~(t1 | t2)
+
+
+def _clear_points(game: Game, w: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` points of ``w`` clear of ties (see :func:`clear_of_ties`)."""
+    keep = w[clear_of_ties(*_terms(game, w))]
+    if len(keep) < n:
+        raise RuntimeError(f"only {len(keep)} of {len(w)} points of {game.name} clear of ties")
+    return keep[:n]
 
 
 def cos2(u: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -167,28 +223,38 @@ q2 = Exercise(
 
 
 def _q3_cases(rng: np.random.Generator) -> list[Case]:
+    """Games where neither sign is ever a tie at the chosen points (no Cournot, no Tandem:
+    there the exact derivative is identically zero)."""
+    side = side_payment_game()
+    angles = rng.uniform(0, 2 * np.pi, 600)
+    circle = 0.05 * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+
+    def pts(game: Game, lo: float, hi: float, n: int) -> np.ndarray:
+        return _clear_points(game, rng.uniform(lo, hi, size=(4 * n, 2)), n)
+
     return [
-        Case((public_goods(), rng.uniform(-3, 3, size=(400, 2))), note="public goods, 400 points"),
-        Case((stag_hunt(), rng.uniform(-3, 3, size=(400, 2))), note="stag hunt, 400 points"),
-        Case((cournot(), rng.uniform(0, 5, size=(400, 2))), note="Cournot, 400 points"),
-        Case((tandem(), rng.normal(size=(50, 2))), note="tandem, 50 points"),
-        Case((prisoners_dilemma(), rng.uniform(-3, 3, size=(7, 2))), note="PD, 7 points"),
+        Case((public_goods(), pts(public_goods(), -3, 3, 400)), note="public goods, 400 points"),
+        Case((stag_hunt(), pts(stag_hunt(), -3, 3, 400)), note="stag hunt, 400 points"),
+        Case(
+            (side, _clear_points(side, circle, 300)),
+            note="the side-payment game, 300 points at distance 0.05 from w* = 0",
+        ),
+        Case((prisoners_dilemma(), pts(prisoners_dilemma(), -3, 3, 7)), note="PD, 7 points"),
     ]
 
 
 def _agreement_wrong_exact(game: Game, w: np.ndarray) -> float:
-    from rlcourse.games import (
-        aga_sign,
-        collective_gradient,
-        collective_hessian,
-        hamiltonian_gradient,
-        simultaneous_gradient,
-    )
-
-    xi, xi_c = simultaneous_gradient(game, w), collective_gradient(game, w)
-    g = hamiltonian_gradient(collective_hessian(game, w), xi_c)
+    xi, xi_c, g = _terms(game, w)
     exact = np.where(alignment_derivative(xi_c, xi, g) >= 0, 1.0, -1.0)  # v = xi, not xi + g
     return float(np.mean(aga_sign(xi, xi_c, g) == exact))
+
+
+def _agreement_a_b_plus_c(game: Game, w: np.ndarray) -> float:
+    xi, xi_c, g = _terms(game, w)
+    dot = np.einsum
+    a, b = dot("...k,...k", xi_c, g), dot("...k,...k", xi, g)
+    paper = np.where(a * b + dot("...k,...k", g, g) >= 0, 1.0, -1.0)  # a*b + c, not a*(b + c)
+    return float(np.mean(paper == exact_alignment_sign(xi, xi_c, g)))
 
 
 q3 = Exercise(
@@ -201,11 +267,10 @@ q3 = Exercise(
         "At each point compute ξ, ξ_c and ∇ℋ_c = H_c ξ_c (library: `games.simultaneous_gradient`, "
         "`games.collective_gradient`, `games.collective_hessian`, `games.hamiltonian_gradient`), "
         "then the paper's sign and the sign of the alignment derivative for v = ξ + ∇ℋ_c.",
-        "`games.aga_sign(xi, xi_c, g)` is the paper's sign; the exact one is "
-        "`np.where(games.alignment_derivative(xi_c, xi + g, g) >= 0, 1.0, -1.0)` (ties count +). "
-        "Return the mean of `paper == exact` as a float.",
-        "Or in one line: `paper, exact = games.aga_signs(game, w); "
-        "return float(np.mean(paper == exact))`.",
+        "`games.aga_sign(xi, xi_c, g)` is the paper's sign; the exact one is the sign of your "
+        "q1 function `alignment_derivative(xi_c, xi + g, g)` (or of a finite difference of "
+        "cos²). Return the mean of `paper == exact` as a float.",
+        "Or in one line: `return games.aga_signs(game, w).agreement`.",
     ],
     solution_text=(
         "```python\n"
@@ -216,11 +281,109 @@ q3 = Exercise(
         "    paper = games.aga_sign(xi, xi_c, g)\n"
         "    exact = np.where(games.alignment_derivative(xi_c, xi + g, g) >= 0, 1.0, -1.0)\n"
         "    return float(np.mean(paper == exact))\n"
-        "```"
+        "```\n"
+        "The test points are clear of ties, so any correct way to get the exact sign gives "
+        "the same answer. The library's `games.aga_signs(game, w)` also reports ties and "
+        "leaves them out of `.agreement`."
     ),
     broken=[
         _agreement_wrong_exact,
+        _agreement_a_b_plus_c,
         lambda game, w: float(np.sum(aga_signs(game, w).paper == aga_signs(game, w).exact)),
         lambda game, w: float(np.mean(aga_signs(game, w).paper != aga_signs(game, w).exact)),
+    ],
+)
+
+
+# ---- q4: the counterexample ---------------------------------------------------------------
+
+
+def paper_sign_misaligns(xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray) -> np.ndarray:
+    """Where the paper-signed AgA direction is LESS aligned with ``grad H_c`` than ``xi_c``.
+
+    ``lambda f'(0) < 0`` with ``lambda = aga_sign(xi, xi_c, g)`` and ``f'(0)`` the alignment
+    derivative for ``v = xi + g``, ``g = grad H_c``; i.e. the paper's sign differs from the
+    exact one. Boolean ``(...)``; ``False`` where either sign is a tie.
+    """
+    s, t1 = aga_sign(xi, xi_c, grad_Hc, return_ties=True)
+    e, t2 = exact_alignment_sign(xi, xi_c, grad_Hc, return_ties=True)
+    return (s != e) & ~t1 & ~t2
+
+
+def _q4_cases(rng: np.random.Generator) -> list[Case]:
+    side = side_payment_game()
+    out = []
+    for r, n in ((0.1, 40), (0.01, 60)):
+        angles = rng.uniform(0, 2 * np.pi, 4 * n)
+        w = _clear_points(side, r * np.stack([np.cos(angles), np.sin(angles)], -1), n)
+        out.append(
+            Case(_terms(side, w), note=f"the side-payment game, {n} points at distance {r:g}")
+        )
+    pgg = public_goods()
+    w = _clear_points(pgg, rng.uniform(-3, 3, size=(200, 2)), 50)
+    out.append(Case(_terms(pgg, w), note="public goods, 50 points"))
+    xi, xi_c, g = rng.normal(size=(3, 400, 3))
+    keep = clear_of_ties(xi, xi_c, g)
+    out.append(Case((xi[keep][:100], xi_c[keep][:100], g[keep][:100]), note="random, d = 3"))
+    return out
+
+
+def _q4_compare(got: object, expected: np.ndarray) -> str | None:
+    if got is None:
+        return "your function returned None — did you forget a `return`?"
+    try:
+        g = np.asarray(got)
+    except Exception:  # noqa: BLE001
+        return f"expected a boolean array, got {type(got).__name__}"
+    if g.shape != expected.shape:
+        return f"wrong shape: expected {expected.shape} (one answer per point), got {g.shape}"
+    if g.dtype != bool:
+        if not np.isin(g, (0, 1)).all():
+            return f"expected True/False per point, got values such as {_fmt(g.ravel()[:4])}"
+        g = g.astype(bool)
+    if np.array_equal(g, expected):
+        return None
+    if np.array_equal(g, ~expected):
+        return (
+            "every answer is inverted: True should mark the points where the paper-signed "
+            "direction is LESS aligned, λ·f'(0) < 0"
+        )
+    bad = int(np.sum(g != expected))
+    return (
+        f"{bad} of {expected.size} answers differ (expected {int(expected.sum())} True, got "
+        f"{int(g.sum())}). True means λ·f'(0) < 0 with λ from the paper's rule and f'(0) "
+        "the alignment derivative for v = ξ + ∇ℋ_c"
+    )
+
+
+q4 = Exercise(
+    lesson="09",
+    id="q4",
+    reference=paper_sign_misaligns,
+    cases=_q4_cases,
+    compare=_q4_compare,
+    hints=[
+        "With λ = |λ|·(the paper's sign), adding λv changes cos² at the rate λ·f'(0) (the "
+        "chain rule). The direction is less aligned when that rate is negative.",
+        "`s = games.aga_sign(xi, xi_c, grad_Hc)`; `fp = alignment_derivative(xi_c, xi + grad_Hc, "
+        "grad_Hc)` (yours from q1, or `games.alignment_derivative`).",
+        "`return s * fp < 0`",
+    ],
+    solution_text=(
+        "```python\n"
+        "def paper_sign_misaligns(xi, xi_c, grad_Hc):\n"
+        "    s = games.aga_sign(xi, xi_c, grad_Hc)\n"
+        "    fp = games.alignment_derivative(xi_c, xi + grad_Hc, grad_Hc)\n"
+        "    return s * fp < 0\n"
+        "```\n"
+        "Equivalently: the paper's sign differs from the exact sign of f'(0). The test points "
+        "are clear of ties."
+    ),
+    broken=[
+        lambda xi, xi_c, grad_Hc: ~paper_sign_misaligns(xi, xi_c, grad_Hc),
+        lambda xi, xi_c, grad_Hc: alignment_derivative(xi_c, xi + grad_Hc, grad_Hc) < 0,
+        lambda xi, xi_c, grad_Hc: (
+            aga_sign(xi, xi_c, grad_Hc) * alignment_derivative(xi_c, xi, grad_Hc) < 0
+        ),
     ],
 )
