@@ -93,6 +93,33 @@ def test_flow_explorer_every_game_and_divergence():
         _assert_state_matches(app)
 
 
+def test_strength_slider_says_what_it_sets_for_each_method():
+    from rlcourse.widgets.games import STRENGTH_LABELS, strength_label
+
+    app = flow_explorer(game="bilinear", method="sga", steps=5)
+    slider = app.controls["strength"]
+    assert "|λ|" in slider.description and "γ" not in slider.description
+    for method, key in [("consensus", "gamma"), ("lola", "alpha"), ("aga", "lam"),
+                        ("simul_ind", None), ("aga_exact_sign", "lam")]:  # fmt: skip
+        app.controls["method"].value = method
+        assert slider.description == STRENGTH_LABELS[key] == strength_label(method)
+        assert app.state["params"] == method_params(method, slider.value)
+    assert "unused" in strength_label("simul_co")
+    with pytest.raises(ValueError, match="method"):
+        strength_label("adam")
+
+
+def test_explorer_axis_labels_use_subscripts():
+    app = flow_explorer(game="public goods", method="aga", lr=1.0, steps=5)
+    landscapes = app.state["figure"].axes[1:3]  # axes[0] is plots.vector_field's
+    for ax in landscapes:
+        assert ax.get_xlabel().endswith("$a_1$") and ax.get_ylabel().endswith("$a_2$")
+    assert [ax.get_title() for ax in landscapes] == [
+        "player 1's reward $r_1$",
+        "player 2's reward $r_2$",
+    ]
+
+
 def test_flow_explorer_rejects_bad_arguments():
     with pytest.raises(ValueError, match="game"):
         flow_explorer(game="chess")
@@ -153,7 +180,7 @@ def test_public_goods_explorer_responds_to_every_control():
     app.controls["seed"].value = 11
     check()
     assert not np.allclose(app.state["w0"], before)
-    assert app.state["figure"].axes[1].get_xlabel() == "step t"
+    assert app.state["figure"].axes[1].get_xlabel() == "step $t$"
 
 
 @pytest.mark.parametrize(

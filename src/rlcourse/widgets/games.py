@@ -29,9 +29,11 @@ from rlcourse.widgets.base import App, show_figure
 __all__ = [
     "EXPLORER_GAMES",
     "EXPLORER_METHODS",
+    "STRENGTH_LABELS",
     "flow_explorer",
     "method_params",
     "public_goods_explorer",
+    "strength_label",
 ]
 
 #: Games of the explorer: label -> factory.
@@ -56,6 +58,22 @@ EXPLORER_METHODS: dict[str, str | None] = {
 }
 
 
+#: What the strength slider means for each kind of method (its label follows the method).
+STRENGTH_LABELS: dict[str | None, str] = {
+    "lam": "|λ| (SGA/AgA strength)",
+    "gamma": "γ (CO weight of Hᵀξ)",
+    "alpha": "α (LOLA look-ahead)",
+    None: "strength (unused here)",
+}
+
+
+def strength_label(method: str) -> str:
+    """The strength slider's label for ``method``: ``|λ|``, ``γ``, ``α`` or unused."""
+    if method not in EXPLORER_METHODS:
+        raise ValueError(f"method: expected one of {sorted(EXPLORER_METHODS)}, got {method!r}")
+    return STRENGTH_LABELS[EXPLORER_METHODS[method]]
+
+
 def method_params(method: str, strength: float) -> dict[str, float]:
     """The keyword arguments of ``method`` for a strength ``|λ|`` (or ``γ``, ``α``)."""
     if method not in EXPLORER_METHODS:
@@ -75,15 +93,16 @@ def _landscape(ax: Any, game: Game, i: int, space: str, lim: float, pts: np.ndar
     w = game._params_from_actions(P) if space == "action" else P
     R = game.rewards(w)[..., i]
     cs = ax.contourf(X, Y, R, levels=15, cmap="RdYlGn")
-    ax.figure.colorbar(cs, ax=ax, label=f"reward r{i + 1}")
+    ax.figure.colorbar(cs, ax=ax, label=f"reward $r_{i + 1}$")
     ax.plot(pts[:, 0], pts[:, 1], color="black", lw=1.2)
     ax.plot(pts[0, 0], pts[0, 1], "o", color="black", mfc="none", ms=6)
     ax.plot(pts[-1, 0], pts[-1, 1], "x", color="black", ms=7)
-    label = "action a" if space == "action" else "parameter w"
-    ax.set(xlabel=f"player 1 {label}", ylabel=f"player 2 {label}")
+    sym = "a" if space == "action" else "w"
+    label = "action" if space == "action" else "parameter"
+    ax.set(xlabel=f"player 1 {label} ${sym}_1$", ylabel=f"player 2 {label} ${sym}_2$")
     ax.set_xlim(ticks[0], ticks[-1])
     ax.set_ylim(ticks[0], ticks[-1])
-    ax.set_title(f"player {i + 1}'s reward r{i + 1}", fontsize=10)
+    ax.set_title(f"player {i + 1}'s reward $r_{i + 1}$", fontsize=10)
 
 
 def _method_controls(
@@ -92,17 +111,24 @@ def _method_controls(
     """The ``method``, ``strength`` (|λ|, γ or α) and ``lr`` controls both explorers share;
     the step size slides on a log scale between ``10**lr_exp[0]`` and ``10**lr_exp[1]``."""
     style = {"description_width": "initial"}
+    menu = W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method")
+    slider = W.FloatSlider(
+        value=strength,
+        min=0.0,
+        max=strength_max,
+        step=strength_max / 200,
+        description=strength_label(method),
+        style=style,
+        continuous_update=False,
+    )
+
+    def relabel(change: dict[str, Any]) -> None:
+        slider.description = strength_label(change["new"])
+
+    menu.observe(relabel, names="value")
     return {
-        "method": W.Dropdown(options=list(EXPLORER_METHODS), value=method, description="method"),
-        "strength": W.FloatSlider(
-            value=strength,
-            min=0.0,
-            max=strength_max,
-            step=strength_max / 200,
-            description="|λ| (γ, α)",
-            style=style,
-            continuous_update=False,
-        ),
+        "method": menu,
+        "strength": slider,
         "lr": W.FloatLogSlider(
             value=lr,
             base=10,
@@ -283,9 +309,9 @@ def public_goods_explorer(
         ax1.set(
             xlim=(-0.05, 1.05),
             ylim=(-0.05, 1.05),
-            xlabel="player 1 action a₁",
+            xlabel="player 1 action $a_1$",
             xticks=np.linspace(0, 1, 6),
-            ylabel="player 2 action a₂",
+            ylabel="player 2 action $a_2$",
         )
         ax1.legend(fontsize=8, loc="center")
         ax1.set_title(f"final SW = {sw}, E = {eq}", fontsize=10)
@@ -297,7 +323,7 @@ def public_goods_explorer(
         ax2.axhline(game.optimum_welfare, color="grey", ls="--")
         ok = s90 >= 0
         reach = f"mean {s90[ok].mean():.1f} steps" if ok.all() else f"{ok.mean():.0%} of runs"
-        ax2.set(xlabel="step t", ylabel="social welfare Σᵢ rᵢ")
+        ax2.set(xlabel="step $t$", ylabel=r"social welfare $\sum_i r_i$")
         ax2.set_title(f"90% of the way Nash → optimum: {reach}", fontsize=10)
         ax2.legend(fontsize=8)
         ptxt = ", ".join(f"{k}={v:g}" for k, v in params.items())
