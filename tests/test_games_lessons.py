@@ -210,3 +210,63 @@ def test_a_wrong_aga_sign_is_caught_with_a_message_about_the_sign_rule(rule):
     assert "matches with the opposite λ sign" in r.message and lesson08.SIGN_RULE in r.message
     r = lesson08.q2.check(aga_sign, record=False)
     assert r.status is Status.INCORRECT and lesson08.SIGN_RULE in r.message
+
+
+# ---- plausible mistakes are caught with a message that names them ---------------------------
+
+
+def _np_sign_aga(xi, xi_c, grad_Hc):
+    a = (xi_c * grad_Hc).sum(-1)
+    return np.sign(a * ((xi * grad_Hc).sum(-1) + (grad_Hc * grad_Hc).sum(-1)))
+
+
+def test_np_sign_in_the_aga_sign_is_caught_on_a_zero_sum_game():
+    from rlcourse.exercises import Status, lesson08
+
+    r = lesson08.q2.check(_np_sign_aga, record=False)
+    assert r.status is Status.INCORRECT
+    assert "np.sign" in r.message and "zero-sum" in r.message
+
+    def aga_direction(xi, xi_c, H_c, lam):
+        g = np.einsum("...km,...m->...k", H_c, xi_c)
+        return xi_c + (abs(lam) * _np_sign_aga(xi, xi_c, g))[..., None] * (xi + g)
+
+    r = lesson08.q3.check(aga_direction, record=False)
+    assert r.status is Status.INCORRECT
+    assert "np.sign" in r.message and "λ = 0" in r.message
+
+
+def test_a_b_plus_c_bracketing_is_named():
+    from rlcourse.exercises import Status, lesson08
+
+    def aga_sign(xi, xi_c, grad_Hc):
+        a, b = (xi_c * grad_Hc).sum(-1), (xi * grad_Hc).sum(-1)
+        return np.where(a * b + (grad_Hc * grad_Hc).sum(-1) >= 0, 1.0, -1.0)
+
+    r = lesson08.q2.check(aga_sign, record=False)
+    assert r.status is Status.INCORRECT and "a·b + c" in r.message and "a·(b + c)" in r.message
+
+
+def test_np_sign_in_the_sga_sign_is_caught_with_a_tie():
+    from rlcourse.exercises import Status, lesson07
+
+    def sga_sign(xi, H, eps=0.1):
+        Ht_xi = np.einsum("...km,...k->...m", H, xi)
+        At_xi = 0.5 * (Ht_xi - np.einsum("...km,...m->...k", H, xi))
+        p = (xi * Ht_xi).sum(-1) * (At_xi * Ht_xi).sum(-1)
+        return np.sign(p / xi.shape[-1] + eps)
+
+    r = lesson07.q3.check(sga_sign, record=False)
+    assert r.status is Status.INCORRECT and "np.sign" in r.message and "+1" in r.message
+
+
+def test_sga_direction_without_abs_is_caught_and_named():
+    from rlcourse.exercises import Status, lesson07
+
+    def sga_direction(xi, H, lam, eps=0.1):
+        Ht_xi = np.einsum("...km,...k->...m", H, xi)
+        At_xi = 0.5 * (Ht_xi - np.einsum("...km,...m->...k", H, xi))
+        return xi + (lam * games.sga_sign(xi, H, eps))[..., None] * At_xi
+
+    r = lesson07.q4.check(sga_direction, record=False)
+    assert r.status is Status.INCORRECT and "abs(" in r.message

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from rlcourse.exercises.framework import Case, Exercise, allclose
+from rlcourse.exercises.framework import Case, Exercise, _fmt, allclose
 from rlcourse.games import (
     QuadraticGame,
     consensus_direction,
@@ -144,7 +147,25 @@ def _q3_cases(rng: np.random.Generator) -> list[Case]:
         Case((xi, H, 0.1), note="one random point, d = 2"),
         Case((xib, Hb, 0.1), note="400 small random cases (d = 3), where ε and /d matter"),
         Case((xib2, Hb2, 0.01), note="300 random cases, d = 2, ε = 0.01"),
+        Case(
+            (rng.normal(size=(20, 2)) @ np.array([[0.0, -1.0], [1.0, 0.0]]), _BILINEAR_H, 0.0),
+            note="the bilinear game with ε = 0: ⟨ξ, Hᵀξ⟩ = 0 exactly, a tie, which counts as +1",
+        ),
     ]
+
+
+_BILINEAR_H = np.array([[0.0, 1.0], [-1.0, 0.0]])
+
+
+def _q3_compare(got: Any, expected: Any) -> str | None:
+    g = np.asarray(got, dtype=float) if got is not None else None
+    if g is not None and g.shape == np.shape(expected) and np.any((g == 0) & (expected == 1)):
+        k = int(np.sum(g == 0))
+        return (
+            f"got 0 at {k} point(s) where the bracket is exactly 0 — `np.sign` returns 0 "
+            "there. A tie counts as +1: use `np.where(value >= 0, 1.0, -1.0)`"
+        )
+    return allclose(rtol=0, atol=0)(got, expected)
 
 
 def _sga_sign_no_d(xi: np.ndarray, H: np.ndarray, eps: float = 0.1) -> np.ndarray:
@@ -161,12 +182,19 @@ def _sga_sign_A_xi(xi: np.ndarray, H: np.ndarray, eps: float = 0.1) -> np.ndarra
     return np.where(p / xi.shape[-1] + eps >= 0, 1.0, -1.0)
 
 
+def _sga_sign_np_sign(xi: np.ndarray, H: np.ndarray, eps: float = 0.1) -> np.ndarray:
+    Ht_xi = np.einsum("...km,...k->...m", H, xi)
+    At_xi = np.einsum("...km,...k->...m", decompose(H)[1], xi)
+    p = np.einsum("...k,...k->...", xi, Ht_xi) * np.einsum("...k,...k->...", At_xi, Ht_xi)
+    return np.sign(p / xi.shape[-1] + eps)
+
+
 q3 = Exercise(
     lesson="07",
     id="q3",
     reference=sga_sign,
     cases=_q3_cases,
-    compare=allclose(rtol=0, atol=0),
+    compare=_q3_compare,
     hints=[
         "Compute the two vectors ∇ℋ = Hᵀξ and Aᵀξ (A = (H − Hᵀ)/2), then the two inner "
         "products ⟨ξ, Hᵀξ⟩ and ⟨Aᵀξ, Hᵀξ⟩ over the last axis.",
@@ -186,7 +214,12 @@ q3 = Exercise(
         "    return np.where(p / xi.shape[-1] + eps >= 0, 1.0, -1.0)\n"
         "```"
     ),
-    broken=[_sga_sign_no_d, _sga_sign_A_xi, lambda xi, H, eps=0.1: -sga_sign(xi, H, eps)],
+    broken=[
+        _sga_sign_no_d,
+        _sga_sign_A_xi,
+        lambda xi, H, eps=0.1: -sga_sign(xi, H, eps),
+        _sga_sign_np_sign,
+    ],
 )
 
 
@@ -207,14 +240,67 @@ def _q4_cases(rng: np.random.Generator) -> list[Case]:
         ),  # fmt: skip
         Case((xi, H, 0.7, 0.1), note="a random point, |λ| = 0.7"),
         Case((xib, Hb, 1.5, 0.1), note="a batch of 50 points, d = 3: one λ sign per point"),
+        Case(
+            (xib, Hb, -1.5, 0.1),
+            note="the same batch with lam = −1.5: only |lam| is used, the sign comes from the rule",
+        ),
     ]
+
+
+def _At_xi(xi: np.ndarray, H: np.ndarray) -> np.ndarray:
+    return np.einsum("...km,...k->...m", decompose(H)[1], xi)
+
+
+def _q4_diagnosis(got: np.ndarray, xi: np.ndarray, H: np.ndarray, lam: float, eps: float) -> str:
+    """Name a known mistake that ``got`` follows, or ''."""
+    s = sga_sign(xi, H, eps)
+    At = _At_xi(xi, H)
+    known = {
+        "λ = lam·sign without abs(): a negative lam flips every sign. Use "
+        "`abs(lam) * sga_sign(...)`": xi + (lam * s)[..., None] * At,
+        "no sign rule (λ = +|lam| everywhere)": xi + abs(lam) * At,
+        "Aξ instead of Aᵀξ (contract the first index of A with ξ)": xi
+        + (abs(lam) * s)[..., None] * np.einsum("...km,...m->...k", decompose(H)[1], xi),
+        "Hᵀξ instead of Aᵀξ (that is CO, not SGA)": xi
+        + (abs(lam) * s)[..., None] * np.einsum("...km,...k->...m", H, xi),
+    }
+    for what, candidate in known.items():
+        if np.allclose(got, candidate, rtol=1e-6, atol=1e-8):
+            return f" Your direction follows {what}."
+    return ""
+
+
+def _q4_verify(fn: Callable[..., Any], rng: np.random.Generator) -> str | None:
+    for i, case in enumerate(_q4_cases(rng), start=1):
+        xi, H, lam, eps = case.args
+        expected = sga_direction(xi, H, lam, eps)
+        got = fn(xi.copy(), H.copy(), lam, eps)
+        if got is None:
+            return "your function returned None — did you forget a `return`?"
+        try:
+            got = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return f"expected an array of shape {expected.shape}, got {type(got).__name__}"
+        if got.shape != expected.shape:
+            return (
+                f"test case {i} ({case.note}): wrong shape: expected {expected.shape}, "
+                f"got {got.shape}"
+            )
+        if np.allclose(got, expected, rtol=1e-6, atol=1e-8):
+            continue
+        return (
+            f"Test case {i} ({case.note}): the direction differs."
+            f"{_q4_diagnosis(got, xi, H, lam, eps)}\n"
+            f"  lam = {lam:g}, eps = {eps:g}\n  expected {_fmt(expected)}\n  got      {_fmt(got)}"
+        )
+    return None
 
 
 q4 = Exercise(
     lesson="07",
     id="q4",
     reference=sga_direction,
-    cases=_q4_cases,
+    verify=_q4_verify,
     hints=[
         "SGA adds the antisymmetric part only: ξ + λ Aᵀξ, with λ = |lam| times the sign "
         "of your `sga_sign` (the library's `games.sga_sign` may be used).",
@@ -235,6 +321,7 @@ q4 = Exercise(
         "```"
     ),
     broken=[
+        lambda xi, H, lam, eps=0.1: xi + (lam * sga_sign(xi, H, eps))[..., None] * _At_xi(xi, H),
         lambda xi, H, lam, eps=0.1: (
             xi + abs(lam) * np.einsum("...km,...k->...m", decompose(H)[1], xi)
         ),

@@ -14,6 +14,7 @@ from rlcourse.games import (
     aga_sign,
     exact_alignment_sign,
     hamiltonian_gradient,
+    matching_pennies,
     prisoners_dilemma,
     public_goods,
     stag_hunt,
@@ -41,6 +42,8 @@ def _wrong_rules(xi: np.ndarray, xi_c: np.ndarray, g: np.ndarray) -> dict[str, n
         "λ = +|λ| everywhere (no sign rule)": np.ones_like(cg),
         "λ = −|λ| everywhere": -np.ones_like(cg),
         "sign(⟨ξ_c, ∇ℋ_c⟩⟨ξ, ∇ℋ_c⟩): the ‖∇ℋ_c‖² term is missing": _sgn(cg * xg),
+        "the bracketing a·b + c = ⟨ξ_c, ∇ℋ_c⟩⟨ξ, ∇ℋ_c⟩ + ‖∇ℋ_c‖²; the rule is a·(b + c), "
+        "with ‖∇ℋ_c‖² inside the second factor": _sgn(cg * xg + gg),
         "the SGA-style rule sign(⟨ξ_c, ∇ℋ_c⟩⟨ξ + ∇ℋ_c, ∇ℋ_c⟩/d + ε)": _sgn(
             cg * (xg + gg) / d + 0.1
         ),
@@ -71,7 +74,22 @@ def _aga_cases(rng: np.random.Generator) -> list[tuple[str, tuple[np.ndarray, ..
         G, Hs = game.grads(w), game.hessians(w)
         xi = G[..., game.owner, np.arange(game.dim)]
         out.append((f"{game.name} at 40 random points", (xi, G.sum(-2), Hs.sum(-3))))
+    zs = matching_pennies()  # zero-sum: l_1 + l_2 = 0, so xi_c = 0 and H_c = 0 exactly
+    w = rng.uniform(-3, 3, size=(10, 2))
+    G, Hs = zs.grads(w), zs.hessians(w)
+    out.append(
+        (
+            "the zero-sum bilinear game (ξ_c = 0 everywhere: every sign is a tie, +1)",
+            (G[..., zs.owner, np.arange(zs.dim)], G.sum(-2), Hs.sum(-3)),
+        )
+    )
     return out
+
+
+_NP_SIGN = (
+    "`np.sign` returns 0 at an exact zero, and in a zero-sum game ξ_c = 0, so every product "
+    "is 0. A tie counts as +1: use `np.where(value >= 0, 1.0, -1.0)`"
+)
 
 
 # ---- q1: collective gradient and the gradient of the collective Hamiltonian ---------------------
@@ -157,6 +175,8 @@ def _q2_verify(fn: Callable[..., Any], rng: np.random.Generator) -> str | None:
                 f"inner products over the last axis), got {got.shape}"
             )
         if not np.isin(got, (-1.0, 1.0)).all():
+            if np.isin(got, (-1.0, 0.0, 1.0)).all() and np.all((got == 0) <= (expected == 1)):
+                return f"On {note}: got 0 at {int(np.sum(got == 0))} points. {_NP_SIGN}."
             return f"expected only the values +1.0 and −1.0 (ties count as +1), got {_fmt(got)}"
         bad = np.flatnonzero(got != expected)
         if bad.size:
@@ -179,6 +199,11 @@ def _sign_broken(key: str) -> Callable[..., np.ndarray]:
 
 
 _KEYS = list(_wrong_rules(np.ones(2), np.ones(2), np.ones(2)))
+
+
+def _sign_np_sign(xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray) -> np.ndarray:
+    a, b, c = _dot(xi_c, grad_Hc), _dot(xi, grad_Hc), _dot(grad_Hc, grad_Hc)
+    return np.sign(a * (b + c))
 
 q2 = Exercise(
     lesson="08",
@@ -203,7 +228,7 @@ q2 = Exercise(
         "```\n"
         "b + c = ⟨ξ + ∇ℋ_c, ∇ℋ_c⟩: how much the adjustment v = ξ + ∇ℋ_c points along ∇ℋ_c."
     ),
-    broken=[_sign_broken(k) for k in _KEYS[:5]],
+    broken=[_sign_broken(k) for k in _KEYS[:6]] + [_sign_np_sign],
 )
 
 
@@ -228,6 +253,12 @@ def _q3_verify(fn: Callable[..., Any], rng: np.random.Generator) -> str | None:
                 continue
             g = hamiltonian_gradient(H_c, xi_c)
             v = xi + g
+            zero_lam = np.isclose(got, xi_c, rtol=1e-6, atol=1e-8).all(axis=-1) & (_dot(v, v) > 0)
+            if zero_lam[~ok].all():
+                return (
+                    f"On {note} (|λ| = {lam:g}): at {int((~ok).sum())} points your direction is "
+                    f"ξ_c alone, i.e. λ = 0 there. {_NP_SIGN}."
+                )
             flipped = xi_c - (lam * aga_sign(xi, xi_c, g))[..., None] * v
             fl = np.isclose(got, flipped, rtol=1e-6, atol=1e-8).all(axis=-1)
             i = int(np.flatnonzero(~ok)[0])
@@ -276,6 +307,11 @@ def _direction_with_sign(key: str) -> Callable[..., np.ndarray]:
     return wrong
 
 
+def _direction_np_sign(xi: np.ndarray, xi_c: np.ndarray, H_c: np.ndarray, lam: float) -> np.ndarray:
+    g = hamiltonian_gradient(H_c, xi_c)
+    return xi_c + (abs(lam) * _sign_np_sign(xi, xi_c, g))[..., None] * (xi + g)
+
+
 q3 = Exercise(
     lesson="08",
     id="q3",
@@ -311,5 +347,6 @@ q3 = Exercise(
         lambda xi, xi_c, H_c, lam: (
             xi_c + (lam * aga_sign(xi, xi_c, hamiltonian_gradient(H_c, xi_c)))[..., None] * xi
         ),
+        _direction_np_sign,
     ],
 )
