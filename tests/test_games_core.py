@@ -384,3 +384,21 @@ def test_sigmoid_is_stable() -> None:
 def test_bad_inputs_raise_clear_errors(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", ["stag_hunt", "public_goods", "public_goods_3"])
+def test_a_mean_collective_loss_is_not_a_rescaled_lambda(name) -> None:
+    """l_c / n: grad H_c shrinks by n^2 against xi, and the sign rule flips at some points."""
+    game = GAMES[name]
+    n = game.n_players
+    w = np.random.default_rng(5).uniform(-3, 3, size=(5000, game.dim))
+    xi, xi_c = G.simultaneous_gradient(game, w), G.collective_gradient(game, w)
+    H_c = G.collective_hessian(game, w)
+    g = G.hamiltonian_gradient(H_c, xi_c)
+    np.testing.assert_allclose(G.hamiltonian_gradient(H_c / n, xi_c / n), g / n**2)
+    s_sum, t1 = G.aga_sign(xi, xi_c, g, return_ties=True)
+    s_mean, t2 = G.aga_sign(xi, xi_c / n, g / n**2, return_ties=True)
+    flips = np.mean((s_sum != s_mean)[~(t1 | t2)])
+    assert 0.01 < flips < 0.25
+    mean_dir = G.aga_direction(xi, xi_c / n, H_c / n, 0.7)
+    np.testing.assert_allclose(mean_dir, (xi_c + n * 0.7 * s_mean[:, None] * (xi + g / n**2)) / n)

@@ -60,7 +60,12 @@ def game_jacobian(game: Game, w: np.ndarray) -> np.ndarray:
 
 
 def collective_gradient(game: Game, w: np.ndarray) -> np.ndarray:
-    """``xi_c = grad_w l_c`` with the collective loss ``l_c = sum_i l_i``: shape ``(..., d)``."""
+    """``xi_c = grad_w l_c`` with the collective loss ``l_c = sum_i l_i``: shape ``(..., d)``.
+
+    A sum, not a mean: with ``l_c / n`` the AgA direction becomes
+    ``(1/n) [xi_c + n lam (xi + grad H_c / n^2)]`` -- the weight of ``grad H_c`` against ``xi``
+    drops by ``n^2`` and the sign rule flips at some points, so it is not a rescaled ``lam``.
+    """
     w = check_w(game, w)
     return game._grads(w).sum(axis=-2)
 
