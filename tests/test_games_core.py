@@ -402,3 +402,20 @@ def test_a_mean_collective_loss_is_not_a_rescaled_lambda(name) -> None:
     assert 0.01 < flips < 0.25
     mean_dir = G.aga_direction(xi, xi_c / n, H_c / n, 0.7)
     np.testing.assert_allclose(mean_dir, (xi_c + n * 0.7 * s_mean[:, None] * (xi + g / n**2)) / n)
+
+
+def test_reported_aga_runs_do_not_rest_on_the_tie_rule() -> None:
+    """The paper-sign AgA runs the lessons report (public goods, Cournot) never meet a tie, so
+    their outcome is the same under either tie rule; exact-sign Cournot runs are all ties."""
+    rng = np.random.default_rng(0)
+    pgg, cour = G.public_goods(), G.cournot()
+    runs = [
+        (pgg, G.train(pgg, "aga", rng.uniform(-1, 1, (50, 2)), lr=1.0, steps=100, lam=1.0)),
+        (cour, G.train(cour, "aga", rng.uniform(0, 5, (20, 2)), lr=0.05, steps=300, lam=0.5)),
+    ]
+    for game, tr in runs:
+        sc = G.aga_signs(game, tr.w[:-1].reshape(-1, 2))
+        assert sc.paper_ties == 0
+    tr = G.train(cour, "aga_exact_sign", rng.uniform(0, 5, (5, 2)), lr=0.05, steps=50)
+    sc = G.aga_signs(cour, tr.w[:-1].reshape(-1, 2))
+    assert sc.exact_ties == sc.exact.size
