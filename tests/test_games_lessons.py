@@ -236,6 +236,14 @@ def test_np_sign_in_the_aga_sign_is_caught_on_a_zero_sum_game():
     assert "np.sign" in r.message and "λ = 0" in r.message
 
 
+def test_a_missing_adjustment_is_not_blamed_on_np_sign():
+    from rlcourse.exercises import Status, lesson08
+
+    r = lesson08.q3.check(lambda xi, xi_c, H_c, lam: xi_c.copy(), record=False)
+    assert r.status is Status.INCORRECT
+    assert "np.sign" not in r.message and "missing" in r.message
+
+
 def test_a_b_plus_c_bracketing_is_named():
     from rlcourse.exercises import Status, lesson08
 

@@ -175,7 +175,8 @@ def _q2_verify(fn: Callable[..., Any], rng: np.random.Generator) -> str | None:
                 f"inner products over the last axis), got {got.shape}"
             )
         if not np.isin(got, (-1.0, 1.0)).all():
-            if np.isin(got, (-1.0, 0.0, 1.0)).all() and np.all((got == 0) <= (expected == 1)):
+            exact_zero = _dot(xi_c, g) * (_dot(xi, g) + _dot(g, g)) == 0
+            if np.isin(got, (-1.0, 0.0, 1.0)).all() and np.all((got == 0) <= exact_zero):
                 return f"On {note}: got 0 at {int(np.sum(got == 0))} points. {_NP_SIGN}."
             return f"expected only the values +1.0 and −1.0 (ties count as +1), got {_fmt(got)}"
         bad = np.flatnonzero(got != expected)
@@ -254,10 +255,16 @@ def _q3_verify(fn: Callable[..., Any], rng: np.random.Generator) -> str | None:
             g = hamiltonian_gradient(H_c, xi_c)
             v = xi + g
             zero_lam = np.isclose(got, xi_c, rtol=1e-6, atol=1e-8).all(axis=-1) & (_dot(v, v) > 0)
-            if zero_lam[~ok].all():
+            exact_zero = _dot(xi_c, g) * (_dot(xi, g) + _dot(g, g)) == 0
+            if zero_lam[~ok].all() and exact_zero[~ok].all():
                 return (
                     f"On {note} (|λ| = {lam:g}): at {int((~ok).sum())} points your direction is "
                     f"ξ_c alone, i.e. λ = 0 there. {_NP_SIGN}."
+                )
+            if zero_lam[~ok].all():
+                return (
+                    f"On {note} (|λ| = {lam:g}): your direction is ξ_c alone at {int((~ok).sum())} "
+                    "points — the adjustment λ(ξ + ∇ℋ_c) is missing."
                 )
             flipped = xi_c - (lam * aga_sign(xi, xi_c, g))[..., None] * v
             fl = np.isclose(got, flipped, rtol=1e-6, atol=1e-8).all(axis=-1)
