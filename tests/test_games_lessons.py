@@ -278,3 +278,24 @@ def test_sga_direction_without_abs_is_caught_and_named():
 
     r = lesson07.q4.check(sga_direction, record=False)
     assert r.status is Status.INCORRECT and "abs(" in r.message
+
+
+def test_sign_exercise_cases_sit_on_ties_only_where_the_value_is_exactly_zero():
+    """A student's `>= 0` and the library's tie rule agree on every case: no point is within
+    rounding of zero unless it is exactly zero (then both say +1)."""
+    from rlcourse.exercises import lesson07, lesson08
+
+    cases = [
+        c for q in (lesson08.q2, lesson08.q3) for c in lesson08._aga_cases(np.random.default_rng(q.seed))
+    ]
+    for note, (xi, xi_c, H_c) in cases:
+        g = games.hamiltonian_gradient(H_c, xi_c)
+        _, near = games.aga_sign(xi, xi_c, g, rtol=1e-6, return_ties=True)
+        prod = np.einsum("...k,...k", xi_c, g) * (
+            np.einsum("...k,...k", xi, g) + np.einsum("...k,...k", g, g)
+        )
+        assert np.all(near == (prod == 0)), note
+    for case in lesson07.q3.cases(np.random.default_rng(lesson07.q3.seed)):
+        xi, H, eps = case.args
+        _, near = games.sga_sign(xi, H, eps, rtol=1e-6, return_ties=True)
+        assert not near.any() or eps == 0.0, case.note
