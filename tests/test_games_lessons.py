@@ -285,9 +285,8 @@ def test_sign_exercise_cases_sit_on_ties_only_where_the_value_is_exactly_zero():
     rounding of zero unless it is exactly zero (then both say +1)."""
     from rlcourse.exercises import lesson07, lesson08
 
-    cases = [
-        c for q in (lesson08.q2, lesson08.q3) for c in lesson08._aga_cases(np.random.default_rng(q.seed))
-    ]
+    rngs = [np.random.default_rng(q.seed) for q in (lesson08.q2, lesson08.q3)]
+    cases = [c for rng in rngs for c in lesson08._aga_cases(rng)]
     for note, (xi, xi_c, H_c) in cases:
         g = games.hamiltonian_gradient(H_c, xi_c)
         _, near = games.aga_sign(xi, xi_c, g, rtol=1e-6, return_ties=True)
