@@ -7,10 +7,12 @@
   (xi_c), ``game_jacobian`` (H), ``collective_hessian`` (H_c), ``decompose`` (S, A);
 - update directions (:mod:`.methods`): ``simul_ind``, ``simul_co``, ``consensus``, ``sga``,
   ``lola``, ``aga``, ``aga_exact_sign``, each ``(game, w, **params) -> (..., d)``;
+- ``iterated_prisoners_dilemma`` (:mod:`.ipd`): memory-1 IPD, ten parameters, exact returns;
 - ``train`` (batched runs -> ``Trajectory``) and metrics (``gini``, ``equality``, ...).
 """
 
 from rlcourse.games.base import Game, QuadraticGame, SigmoidGame, check_w, sigmoid
+from rlcourse.games.ipd import IteratedPrisonersDilemma, iterated_prisoners_dilemma
 from rlcourse.games.mechanics import (
     collective_gradient,
     collective_hessian,
@@ -66,6 +68,7 @@ from rlcourse.games.zoo import (
 __all__ = [
     "METHODS",
     "Game",
+    "IteratedPrisonersDilemma",
     "MatrixGame",
     "MeanCI",
     "PublicGoods",
@@ -91,6 +94,7 @@ __all__ = [
     "get_method",
     "gini",
     "hamiltonian_gradient",
+    "iterated_prisoners_dilemma",
     "jacobian_from_hessians",
     "lola",
     "lola_direction",
