@@ -40,6 +40,19 @@ def test_figures_return_figures_and_check_inputs() -> None:
     game = G.public_goods()
     w0 = np.random.default_rng(0).uniform(-1, 1, (6, 2))
     trs = {m: G.train(game, m, w0, lr=1.0, steps=10) for m in ("simul_ind", "simul_co")}
+    labels = {
+        "vf": plots.vector_field(game, "aga", lam=2.0).axes[0].get_xlabel(),
+        "vfw": plots.vector_field(G.tandem(), space="parameter").axes[0].get_ylabel(),
+        "sc": plots.final_actions_scatter(trs).axes[0].get_ylabel(),
+        "sw": plots.welfare_curves(trs).axes[0].get_ylabel(),
+    }
+    plt.close("all")
+    assert labels == {
+        "vf": "player 1 action $a_1$",
+        "vfw": "player 2 parameter $w_2$",
+        "sc": "player 2 action $a_2$",
+        "sw": r"social welfare $\sum_i r_i$",
+    }
     for fig in (
         plots.vector_field(game, "aga", lam=2.0, trajectories=trs["simul_co"]),
         plots.vector_field(G.tandem(), space="parameter", trajectories=trs["simul_ind"].w),

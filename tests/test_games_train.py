@@ -151,8 +151,26 @@ def test_steps_to_fraction_and_converge() -> None:
     np.testing.assert_array_equal(G.steps_to_converge(np.concatenate([x, y], 1)), [-1, 2])
     with pytest.raises(ValueError, match="start, target"):
         G.steps_to_fraction(sw, 2.0, 2.0)
+    with pytest.raises(ValueError, match=r"diverged: expected a bool array of shape \(2,\)"):
+        G.steps_to_converge(np.concatenate([x, y], 1), diverged=np.zeros(3, bool))
     with pytest.raises(ValueError, match="frac"):
         G.steps_to_fraction(sw, 2.0, 3.0, 1.5)
+
+
+def test_frozen_diverged_runs_do_not_count_as_converged() -> None:
+    game = G.cournot()
+    w0 = np.random.default_rng(0).uniform(0, 5, (20, 2))
+    tr = G.train(game, "aga", w0, lr=0.05, steps=1000, lam=1.0)
+    assert tr.diverged.all()  # every run is frozen before the end: it "stops moving"
+    assert np.all(G.steps_to_converge(tr.w) >= 0)  # which alone looks like convergence
+    np.testing.assert_array_equal(G.steps_to_converge(tr.w, diverged=tr.diverged), -1)
+    np.testing.assert_array_equal(G.steps_to_converge(tr.w[:1], diverged=tr.diverged), -1)
+
+
+def test_gini_with_a_negative_reward_leaves_the_unit_interval() -> None:
+    assert float(G.gini(np.array([-1.0, 3.0]))) == pytest.approx(1.0)
+    assert float(G.gini(np.array([-1.0, 1.5]))) > 1.0
+    assert "gini([-1, 3]) = 1.0" in G.gini.__doc__
 
 
 def test_mean_ci() -> None:

@@ -81,9 +81,10 @@ def vector_field(
             ax.plot(pts[:, b, 0], pts[:, b, 1], color="tab:red", lw=0.8, alpha=0.7)
         ax.plot(pts[0, :, 0], pts[0, :, 1], "o", color="tab:red", ms=3, mfc="none")
         ax.plot(pts[-1, :, 0], pts[-1, :, 1], "x", color="tab:red", ms=4)
-    label = "action a" if space == "action" else "parameter w"
-    ax.set_xlabel(f"player 1 {label}")
-    ax.set_ylabel(f"player 2 {label}")
+    sym = "a" if space == "action" else "w"
+    label = "action" if space == "action" else "parameter"
+    ax.set_xlabel(f"player 1 {label} ${sym}_1$")
+    ax.set_ylabel(f"player 2 {label} ${sym}_2$")
     if space == "action":
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -117,8 +118,8 @@ def final_actions_scatter(
         ax.set_xlim(-0.05, 1.05)
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel("player 1 action a₁")
-        ax.set_ylabel("player 2 action a₂")
+        ax.set_xlabel("player 1 action $a_1$")
+        ax.set_ylabel("player 2 action $a_2$")
     for ax in list(axes.flat)[k:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="center")
@@ -154,7 +155,7 @@ def welfare_curves(
         ax.axhline(optimum, color="grey", ls="--", lw=1)
         ax.text(0, optimum, " optimum", va="top", fontsize=8, color="grey")
     ax.set_xlabel("step t")
-    ax.set_ylabel("social welfare Σᵢ rᵢ")
+    ax.set_ylabel(r"social welfare $\sum_i r_i$")
     ax.legend(fontsize=8)
     ax.set_title(title or "social welfare during training")
     return fig
