@@ -81,6 +81,36 @@ def test_cournot_paper_sign_diverges_and_is_flagged() -> None:
     assert not exact.diverged.any()
 
 
+def test_projected_cournot_paper_sign_aga_ends_at_the_monopoly_corner() -> None:
+    game = G.cournot()  # monopoly output (a - c) / (2 b) = 4.5
+    w0 = np.random.default_rng(0).uniform(0, 5, (50, 2))
+    aga = G.train(game, "aga", w0, lr=0.05, steps=1000, lam=1.0, project=G.nonnegative)
+    q = aga.w[-1]
+    assert not aga.diverged.any() and np.all(aga.w >= 0)
+    assert (q.min(axis=1) == 0).mean() >= 0.6  # most runs: one firm produces nothing
+    assert q.min(axis=1).max() < 0.1  # every run: within 0.1 of the boundary
+    assert np.all(np.abs(q.max(axis=1) - 4.5) < 0.5)  # the other near the monopoly output
+    assert G.equality(aga.final_rewards).mean() < 0.6
+    co = G.train(game, "simul_co", w0, lr=0.05, steps=1000, project=G.nonnegative)
+    assert np.all(co.w[-1] > 0)  # Simul-Co stays inside, on the optimal total Q = 4.5
+    np.testing.assert_allclose(co.w[-1].sum(axis=1), 4.5)
+
+
+def test_project_hook_is_applied_after_every_step_and_checked() -> None:
+    game = G.tandem()
+    w0 = np.random.default_rng(4).normal(size=(3, 2))
+    tr = G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=lambda w: np.clip(w, -0.2, 0.2))
+    w = w0.copy()
+    for _ in range(5):
+        w = np.clip(w - 0.1 * G.simul_ind(game, w), -0.2, 0.2)
+    np.testing.assert_allclose(tr.w[-1], w)
+    np.testing.assert_allclose(tr.w[0], w0)  # the start is not projected
+    with pytest.raises(ValueError, match="project: expected a callable"):
+        G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=3)
+    with pytest.raises(ValueError, match=r"project: expected it to return shape \(3, 2\)"):
+        G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=lambda w: w[:, :1])
+
+
 def test_trainer_flags_non_finite_updates() -> None:
     def explode(game: G.Game, w: np.ndarray) -> np.ndarray:
         return np.where(w[..., :1] > 0, np.inf, -1.0) * np.ones_like(w)
