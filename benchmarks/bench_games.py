@@ -5,6 +5,11 @@
    (same functions on one ``(d,)`` vector at a time), measured in the same run. The loop is
    timed on a subset of initialisations and scaled linearly to 10 000.
 2. Per-step cost of every method relative to Simul-Ind on every game (batch of 1000).
+3. Where the Hessian is the cost: the n-player public goods game with n = 100. The time of an
+   AgA direction relative to Simul-Ind, the share of it spent building the players' Hessians
+   (n matrices of d x d, n d^2 numbers per point), and the same ratio when ``H_c xi_c`` is a
+   Hessian-vector product from two extra gradients (central difference), as automatic
+   differentiation would give it.
 """
 
 from __future__ import annotations
@@ -93,6 +98,44 @@ def bench_per_step(batch: int, reps: int) -> None:
         )
 
 
+def bench_hessian_cost(n: int, batch: int, reps: int) -> None:
+    game = G.public_goods(n=n, p=n / 2)
+    w = np.random.default_rng(2).uniform(-1, 1, (batch, n))
+    eps = 1e-5
+
+    def xi() -> None:
+        G.simul_ind(game, w)
+
+    def aga() -> None:
+        G.aga(game, w, lam=1.0)
+
+    def hessians() -> None:
+        game.hessians(w)
+
+    def aga_hvp() -> np.ndarray:
+        # AgA with H_c xi_c as a Hessian-vector product: two more collective gradients
+        grads = game.grads(w)
+        x, x_c = G.xi_from_grads(grads, game.owner), grads.sum(axis=-2)
+        h = eps / np.abs(x_c).max(axis=-1, keepdims=True)  # step relative to |xi_c|
+        hvp = (game.grads(w + h * x_c).sum(-2) - game.grads(w - h * x_c).sum(-2)) / (2 * h)
+        s = G.aga_sign(x, x_c, hvp)
+        return x_c + s[..., None] * (x + hvp)
+
+    exact = G.aga(game, w, lam=1.0)
+    err = np.abs(aga_hvp() - exact).max() / np.abs(exact).max()
+    assert err < 1e-6, err  # the same direction up to the finite-difference error
+    t = {f.__name__: best_of(f, reps) for f in (xi, aga, hessians, aga_hvp)}
+    mb = batch * n * n * n * 8 / 1e6
+    print(f"\npublic goods n={n} (d={n}), batch {batch}, best of {reps}")
+    print(f"  Simul-Ind xi:                      {t['xi'] * 1e3:9.2f} ms")
+    print(f"  AgA (all n Hessians, {mb:.0f} MB):       {t['aga'] * 1e3:9.2f} ms  "
+          f"ratio {t['aga'] / t['xi']:7.1f}x")  # fmt: skip
+    print(f"    of which game.hessians:          {t['hessians'] * 1e3:9.2f} ms  "
+          f"({t['hessians'] / t['aga']:.0%} of AgA)")  # fmt: skip
+    print(f"  AgA with H_c xi_c as an HVP:       {t['aga_hvp'] * 1e3:9.2f} ms  "
+          f"ratio {t['aga_hvp'] / t['xi']:7.1f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -100,9 +143,11 @@ def main() -> None:
     if args.quick:
         bench_batched_vs_loop(n_init=1000, steps=100, n_loop=20)
         bench_per_step(batch=200, reps=3)
+        bench_hessian_cost(n=100, batch=4, reps=3)
     else:
         bench_batched_vs_loop(n_init=10_000, steps=100, n_loop=200)
         bench_per_step(batch=1000, reps=5)
+        bench_hessian_cost(n=100, batch=16, reps=5)
 
 
 if __name__ == "__main__":
