@@ -77,6 +77,7 @@ def _second_derivatives() -> tuple[np.ndarray, np.ndarray]:
 
 
 _D2P0, _D2P = _second_derivatives()
+_D2P_FLAT = np.moveaxis(_D2P, 2, 0).reshape(4, 400)  # (a, k m b): y_a d^2P_kmab
 
 
 class IteratedPrisonersDilemma(Game):
@@ -156,18 +157,19 @@ class IteratedPrisonersDilemma(Game):
         g = self.gamma
         p0, P, dp0, dP = self._chain(x)
         M = np.linalg.inv(np.eye(4) - g * P)
-        u = np.einsum("...ab,ib->...ia", M, self.r)  # (..., 2, 4)
-        y = np.einsum("...a,...ab->...b", p0, M)  # (..., 4)
-        z = dp0 + g * np.einsum("...a,...kab->...kb", y, dP)  # (..., 10, 4)
-        dV = np.einsum("...kb,...ib->...ik", z, u)
+        uT = M @ self.r.T  # (..., 4, 2): u_i = M r_i as columns
+        y = (p0[..., None, :] @ M)[..., 0, :]  # (..., 4)
+        z = dp0 + g * (y[..., None, None, :] @ dP)[..., 0, :]  # (..., 10, 4)
+        dV = np.swapaxes(z @ uT, -1, -2)  # (..., 2, 10)
         if not second:
             return dV, None
-        du = g * np.einsum("...ab,...kbc,...ic->...ika", M, dP, u)  # (..., 2, 10, 4)
-        const = _D2P0 + g * np.einsum("...a,kmab->...kmb", y, _D2P)  # (..., 10, 10, 4)
-        d2V = np.einsum("...kmb,...ib->...ikm", const, u)
-        cross = np.einsum("...kb,...imb->...ikm", z, du)
-        d2V += cross + np.swapaxes(cross, -1, -2)
-        return dV, d2V
+        batch = x.shape[:-1]
+        du = g * (M[..., None, :, :] @ (dP @ uT[..., None, :, :]))  # (..., m, a, i)
+        const = _D2P0 + g * (y @ _D2P_FLAT).reshape(batch + (10, 10, 4))  # (..., k, m, b)
+        d2V = (const.reshape(batch + (100, 4)) @ uT).reshape(batch + (10, 10, 2))
+        d2V = np.moveaxis(d2V, -1, -3)  # (..., i, k, m)
+        cross = z[..., None, :, :] @ np.moveaxis(du, -1, -3).swapaxes(-1, -2)  # (..., i, k, m)
+        return dV, d2V + cross + np.swapaxes(cross, -1, -2)
 
     def _grads(self, w: np.ndarray) -> np.ndarray:
         s = sigmoid(w)
