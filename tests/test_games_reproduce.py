@@ -25,14 +25,14 @@ def test_reproduce_aga_quick_writes_figures_and_report(tmp_path) -> None:
     for name in names + ("aga_steps_vs_step_size.png", "aga_ipd.png"):
         assert (tmp_path / name).stat().st_size > 10_000
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
-    for label in ("Simul-Ind", "Simul-Co", "CO (γ=1)", "SGA (λ=1)", "AgA (λ=1)", "AgA (λ=10)"):
+    for label in R.EXPERIMENT_METHODS:
         assert f"| {label} |" in text
     assert "step-matched" in text and "iterated prisoner's dilemma" in text
     assert "CGA" in text and "SVO" in text and "course's choice" in text
     # the step-matched table: selfish methods never get 90% of the way at any step size
     speed = text.split("## Speed, step-matched")[1].split("![steps")[0]
     rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| ([^|]+?) \|.*$", speed, re.M)}
-    for label in ("Simul-Ind", "CO (γ=1)", "SGA (λ=1)", "LOLA (α=1)"):
+    for label in ("Simul-Ind", "CO = CGA (γ=1)", "SGA (λ=1)", "LOLA (α=1)"):
         assert "never (at every step size)" in rows[label]
     for label in ("Simul-Co", "AgA (λ=1)", "AgA (λ=10)"):
         assert re.search(r"at α = (4|8|16) \|", rows[label]), rows[label]

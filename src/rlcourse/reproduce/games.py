@@ -62,7 +62,7 @@ LR_GRID: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 EXPERIMENT_METHODS: dict[str, tuple[str, dict[str, float]]] = {
     "Simul-Ind": ("simul_ind", {}),
     "Simul-Co": ("simul_co", {}),
-    "CO (γ=1)": ("consensus", {"gamma": 1.0}),
+    "CO = CGA (γ=1)": ("consensus", {"gamma": 1.0}),
     "SGA (λ=1)": ("sga", {"lam": 1.0}),
     "LOLA (α=1)": ("lola", {"alpha": 1.0}),
     "AgA (λ=1)": ("aga", {"lam": 1.0}),
@@ -341,7 +341,7 @@ def cost_table(exp: PGGExperiment, sweep: StepSizeSweep) -> str:
 IPD_METHODS: dict[str, tuple[str, dict[str, float]]] = {
     "Simul-Ind": ("simul_ind", {}),
     "Simul-Co": ("simul_co", {}),
-    "CO (γ=1)": ("consensus", {"gamma": 1.0}),
+    "CO = CGA (γ=1)": ("consensus", {"gamma": 1.0}),
     "SGA (λ=1)": ("sga", {"lam": 1.0}),
     "LOLA (α=1)": ("lola", {"alpha": 1.0}),
     "LOLA (α=25)": ("lola", {"alpha": 25.0}),
