@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from rlcourse import games as G
 
 
-def pgg_runs(method: str, runs: int = 50, **params) -> G.Trajectory:
+def pgg_runs(method: str, runs: int = 50, lr: float = 1.0, **params) -> G.Trajectory:
     w0 = np.random.default_rng(0).uniform(-1, 1, (runs, 2))
-    return G.train(G.public_goods(), method, w0, lr=1.0, steps=100, **params)
+    return G.train(G.public_goods(), method, w0, lr=lr, steps=100, **params)
 
 
 def test_trajectory_shapes_and_manual_loop() -> None:
@@ -49,7 +49,11 @@ def test_public_goods_selfish_methods_end_at_nash_cooperative_at_optimum() -> No
         s = G.steps_to_fraction(tr.social_welfare, 2.0, 3.0, 0.9)
         assert np.all(s >= 0), key
         steps[key] = s.mean()
+    # at ONE step size; step-matched, Simul-Co is as fast (ξ = −ξ_c/2 here):
     assert steps["aga10"] < steps["aga1"] < steps["co"]
+    co_matched = pgg_runs("simul_co", lr=1.5)  # lr (1 + |λ|/2) for |λ| = 1
+    s = G.steps_to_fraction(co_matched.social_welfare, 2.0, 3.0, 0.9)
+    assert np.all(s >= 0) and s.mean() <= steps["aga1"]
 
 
 def test_bilinear_simultaneous_descent_spirals_out_sga_and_co_converge() -> None:

@@ -103,7 +103,10 @@ def matrix_game(R1: np.ndarray, R2: np.ndarray | None = None, name: str = "matri
 
 
 def public_goods(n: int = 2, p: float = 1.5) -> PublicGoods:
-    """The public goods game of the paper (two players, ``p = 1.5``) or its n-player form."""
+    """The public goods game of the paper (two players) or its n-player form.
+
+    ``p = 1.5`` is the course's choice (the paper's value was not read).
+    """
     return PublicGoods(n, p)
 
 
