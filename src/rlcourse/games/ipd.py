@@ -97,6 +97,7 @@ class IteratedPrisonersDilemma(Game):
         # r[i, s]: reward of player i in joint state s = (CC, CD, DC, DD)
         self.r = np.stack([R1.reshape(4), R1.T.reshape(4)])
         super().__init__(2, np.repeat([0, 1], 5), f"iterated prisoner's dilemma (γ={self.gamma:g})")
+        self._memo: tuple[tuple[object, bytes], tuple[np.ndarray, ...]] | None = None
 
     # -- the Markov chain ------------------------------------------------------------------
     def _chain(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -152,8 +153,15 @@ class IteratedPrisonersDilemma(Game):
         p0, _, _, u = self._values(sigmoid(w))
         return -(1.0 - self.gamma) * np.einsum("...a,...ia->...i", p0, u)
 
-    def _x_derivatives(self, x: np.ndarray, second: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """``dV_i/dx_k``: ``(..., 2, 10)``; if ``second``, also ``d^2V_i/dx_k dx_m``."""
+    def _first_order(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``dP``, ``M``, ``u_i`` as columns ``(..., 4, 2)``, ``y``, ``z`` and ``dV_i/dx_k``.
+
+        Remembers the last ``x``: a method asks for gradients and then Hessians at the same
+        point, and the second call reuses the chain, the inverse and the first derivatives.
+        """
+        key = (x.shape, x.tobytes())
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
         g = self.gamma
         p0, P, dp0, dP = self._chain(x)
         M = np.linalg.inv(np.eye(4) - g * P)
@@ -161,6 +169,14 @@ class IteratedPrisonersDilemma(Game):
         y = (p0[..., None, :] @ M)[..., 0, :]  # (..., 4)
         z = dp0 + g * (y[..., None, None, :] @ dP)[..., 0, :]  # (..., 10, 4)
         dV = np.swapaxes(z @ uT, -1, -2)  # (..., 2, 10)
+        out = (dP, M, uT, y, z, dV)
+        self._memo = (key, out)
+        return out
+
+    def _x_derivatives(self, x: np.ndarray, second: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """``dV_i/dx_k``: ``(..., 2, 10)``; if ``second``, also ``d^2V_i/dx_k dx_m``."""
+        g = self.gamma
+        dP, M, uT, y, z, dV = self._first_order(x)
         if not second:
             return dV, None
         batch = x.shape[:-1]
