@@ -187,7 +187,7 @@ def steps_vs_step_size(
     lrs = as_array("lrs", lrs, ndim=1)
     if not steps:
         raise ValueError("steps: expected at least one method, got none")
-    fig, ax = _figure(ax, (6.5, 4.2))
+    fig, ax = _figure(ax, (6.5, 4.8))
     for label, s in steps.items():
         s = np.asarray(s)
         if s.shape[0] != lrs.size:
@@ -208,7 +208,7 @@ def steps_vs_step_size(
     ax.set_xlabel(r"step size $\alpha$")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
-    ax.set_title(title or "steps against step size (★: best in the grid)")
+    ax.set_title(title or "steps against step size (★: best in the grid)", fontsize=10)
     return fig
 
 
@@ -236,6 +236,6 @@ def outcome_bars(
         ax.set_yticks(y, labels if ax is axes.flat[0] else [""] * len(labels))
         ax.invert_yaxis()
         ax.set_xlabel(metric)
-    fig.suptitle(title or "outcomes, mean ± 95% CI over runs")
+    fig.suptitle(title or "outcomes, mean ± 95% CI over runs", fontsize=11)
     fig.tight_layout()
     return fig

@@ -483,9 +483,20 @@ def _speed_title(sweep: StepSizeSweep, labels: tuple[str, ...]) -> str:
         i = sweep.best(label)
         if i is not None:
             parts.append(f"{label} {sweep.mean_steps(label)[i]:.1f}")
+    lines = [", ".join(parts[k : k + 2]) for k in range(0, len(parts), 2)]
     return (
-        "Public goods: steps to 90% shrink as the step size grows, for Simul-Co and AgA alike;\n"
-        "mean steps at each method's best α in the grid: " + ", ".join(parts)
+        "Public goods: steps to 90% shrink with the step size, Simul-Co and AgA alike.\n"
+        "Mean steps at each method's best α in the grid:\n" + ",\n".join(lines)
+    )
+
+
+def _ipd_title(exp: IPDExperiment) -> str:
+    coop = {k: float(exp.outcomes(k)["cooperation rate"].mean()) for k in exp.best}
+    yes = [k for k, c in coop.items() if c > 0.5]
+    no = [k for k, c in coop.items() if c <= 0.5]
+    return (
+        "Iterated prisoner's dilemma, each method at its best step size (mean ± 95% CI)\n"
+        f"mostly cooperate: {', '.join(yes) or 'none'}\nmostly defect: {', '.join(no) or 'none'}"
     )
 
 
@@ -539,8 +550,7 @@ def reproduce(out_dir: str | Path, quick: bool = False, progress: bool = True) -
     )
     figs["aga_ipd.png"] = outcome_bars(
         {k: ipd.outcomes(k) for k in ipd.best},
-        title="Iterated prisoner's dilemma, each method at its best step size: "
-        "mean ± 95% CI over runs",
+        title=_ipd_title(ipd),
     )
     figs["aga_matched_step.png"] = larger_step_figure(larger)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
@@ -559,7 +569,7 @@ def reproduce(out_dir: str | Path, quick: bool = False, progress: bool = True) -
     fig.tight_layout()
     figs["aga_flow.png"] = fig
     for name, f in figs.items():
-        f.savefig(out / name, dpi=110)
+        f.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(f)
 
     report = out / "report.md"
