@@ -8,7 +8,8 @@
 - update directions (:mod:`.methods`): ``simul_ind``, ``simul_co``, ``consensus``, ``sga``,
   ``lola``, ``aga``, ``aga_exact_sign``, each ``(game, w, **params) -> (..., d)``;
 - ``iterated_prisoners_dilemma`` (:mod:`.ipd`): memory-1 IPD, ten parameters, exact returns;
-- ``train`` (batched runs -> ``Trajectory``) and metrics (``gini``, ``equality``, ...).
+- ``train`` (batched runs -> ``Trajectory``; ``project=nonnegative`` for projected steps)
+  and metrics (``gini``, ``equality``, ...).
 """
 
 from rlcourse.games.base import Game, QuadraticGame, SigmoidGame, check_w, sigmoid
