@@ -5,6 +5,12 @@
    (same functions on one ``(d,)`` vector at a time), measured in the same run. The loop is
    timed on a subset of initialisations and scaled linearly to 10 000.
 2. Per-step cost of every method relative to Simul-Ind on every game (batch of 1000).
+3. Where the Hessian is the cost: the n-player public goods game with n = 100. The time of an
+   AgA direction relative to Simul-Ind, the share of it spent building the players' Hessians
+   (n matrices of d x d, n d^2 numbers per point), and the same ratio when ``H_c xi_c`` is a
+   Hessian-vector product from two extra gradients (central difference), as automatic
+   differentiation would give it. The HVP variant runs on a batch large enough that the
+   gradient itself (all n players' gradients, n d numbers per point) dominates Python overhead.
 """
 
 from __future__ import annotations
@@ -93,6 +99,46 @@ def bench_per_step(batch: int, reps: int) -> None:
         )
 
 
+def _aga_with_hvp(game: G.Game, w: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """AgA (|lambda| = 1) with ``H_c xi_c`` as a Hessian-vector product: a central difference
+    of the collective gradient along ``xi_c`` (two more gradients, no Hessian built)."""
+    grads = game.grads(w)
+    x, x_c = G.xi_from_grads(grads, game.owner), grads.sum(axis=-2)
+    h = eps / np.abs(x_c).max(axis=-1, keepdims=True)  # step relative to |xi_c|
+    hvp = (game.grads(w + h * x_c).sum(-2) - game.grads(w - h * x_c).sum(-2)) / (2 * h)
+    s = G.aga_sign(x, x_c, hvp)
+    return x_c + s[..., None] * (x + hvp)
+
+
+def bench_hessian_cost(n: int, batch: int, hvp_batch: int, reps: int) -> None:
+    game = G.public_goods(n=n, p=n / 2)
+    w = np.random.default_rng(2).uniform(-1, 1, (batch, n))
+    w_big = np.random.default_rng(3).uniform(-1, 1, (hvp_batch, n))
+    exact = G.aga(game, w, lam=1.0)
+    err = np.abs(_aga_with_hvp(game, w) - exact).max() / np.abs(exact).max()
+    assert err < 1e-6, err  # the same direction up to the finite-difference error
+
+    t = {
+        "xi": best_of(lambda: G.simul_ind(game, w), reps),
+        "aga": best_of(lambda: G.aga(game, w, lam=1.0), reps),
+        "hessians": best_of(lambda: game.hessians(w), reps),
+        "xi_big": best_of(lambda: G.simul_ind(game, w_big), reps),
+        "hvp_big": best_of(lambda: _aga_with_hvp(game, w_big), reps),
+    }
+    mb = batch * n * n * n * 8 / 1e6
+    print(f"\npublic goods n={n} (d={n}), best of {reps}")
+    print(f"  batch {batch}: AgA builds all n Hessians ({mb:.0f} MB)")
+    print(f"    Simul-Ind xi:                {t['xi'] * 1e3:9.2f} ms")
+    print(f"    AgA:                         {t['aga'] * 1e3:9.2f} ms  "
+          f"ratio {t['aga'] / t['xi']:7.1f}x")  # fmt: skip
+    print(f"    of which game.hessians:      {t['hessians'] * 1e3:9.2f} ms  "
+          f"({t['hessians'] / t['aga']:.0%} of AgA)")  # fmt: skip
+    print(f"  batch {hvp_batch}: AgA with H_c xi_c as a Hessian-vector product")
+    print(f"    Simul-Ind xi:                {t['xi_big'] * 1e3:9.2f} ms")
+    print(f"    AgA (HVP):                   {t['hvp_big'] * 1e3:9.2f} ms  "
+          f"ratio {t['hvp_big'] / t['xi_big']:7.1f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -100,9 +146,11 @@ def main() -> None:
     if args.quick:
         bench_batched_vs_loop(n_init=1000, steps=100, n_loop=20)
         bench_per_step(batch=200, reps=3)
+        bench_hessian_cost(n=100, batch=4, hvp_batch=500, reps=3)
     else:
         bench_batched_vs_loop(n_init=10_000, steps=100, n_loop=200)
         bench_per_step(batch=1000, reps=5)
+        bench_hessian_cost(n=100, batch=16, hvp_batch=2000, reps=5)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from rlcourse import games as G
 
 
-def pgg_runs(method: str, runs: int = 50, **params) -> G.Trajectory:
+def pgg_runs(method: str, runs: int = 50, lr: float = 1.0, **params) -> G.Trajectory:
     w0 = np.random.default_rng(0).uniform(-1, 1, (runs, 2))
-    return G.train(G.public_goods(), method, w0, lr=1.0, steps=100, **params)
+    return G.train(G.public_goods(), method, w0, lr=lr, steps=100, **params)
 
 
 def test_trajectory_shapes_and_manual_loop() -> None:
@@ -49,7 +49,11 @@ def test_public_goods_selfish_methods_end_at_nash_cooperative_at_optimum() -> No
         s = G.steps_to_fraction(tr.social_welfare, 2.0, 3.0, 0.9)
         assert np.all(s >= 0), key
         steps[key] = s.mean()
+    # at ONE step size; step-matched, Simul-Co is as fast (ξ = −ξ_c/2 here):
     assert steps["aga10"] < steps["aga1"] < steps["co"]
+    co_matched = pgg_runs("simul_co", lr=1.5)  # lr (1 + |λ|/2) for |λ| = 1
+    s = G.steps_to_fraction(co_matched.social_welfare, 2.0, 3.0, 0.9)
+    assert np.all(s >= 0) and s.mean() <= steps["aga1"]
 
 
 def test_bilinear_simultaneous_descent_spirals_out_sga_and_co_converge() -> None:
@@ -79,6 +83,36 @@ def test_cournot_paper_sign_diverges_and_is_flagged() -> None:
     assert not small.diverged.any() and np.all(small.diverged_at == -1)
     exact = G.train(game, "aga_exact_sign", w0, lr=0.05, steps=1000, lam=1.0)
     assert not exact.diverged.any()
+
+
+def test_projected_cournot_paper_sign_aga_ends_at_the_monopoly_corner() -> None:
+    game = G.cournot()  # monopoly output (a - c) / (2 b) = 4.5
+    w0 = np.random.default_rng(0).uniform(0, 5, (50, 2))
+    aga = G.train(game, "aga", w0, lr=0.05, steps=1000, lam=1.0, project=G.nonnegative)
+    q = aga.w[-1]
+    assert not aga.diverged.any() and np.all(aga.w >= 0)
+    assert (q.min(axis=1) == 0).mean() >= 0.6  # most runs: one firm produces nothing
+    assert q.min(axis=1).max() < 0.1  # every run: within 0.1 of the boundary
+    assert np.all(np.abs(q.max(axis=1) - 4.5) < 0.5)  # the other near the monopoly output
+    assert G.equality(aga.final_rewards).mean() < 0.6
+    co = G.train(game, "simul_co", w0, lr=0.05, steps=1000, project=G.nonnegative)
+    assert np.all(co.w[-1] > 0)  # Simul-Co stays inside, on the optimal total Q = 4.5
+    np.testing.assert_allclose(co.w[-1].sum(axis=1), 4.5)
+
+
+def test_project_hook_is_applied_after_every_step_and_checked() -> None:
+    game = G.tandem()
+    w0 = np.random.default_rng(4).normal(size=(3, 2))
+    tr = G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=lambda w: np.clip(w, -0.2, 0.2))
+    w = w0.copy()
+    for _ in range(5):
+        w = np.clip(w - 0.1 * G.simul_ind(game, w), -0.2, 0.2)
+    np.testing.assert_allclose(tr.w[-1], w)
+    np.testing.assert_allclose(tr.w[0], w0)  # the start is not projected
+    with pytest.raises(ValueError, match="project: expected a callable"):
+        G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=3)
+    with pytest.raises(ValueError, match=r"project: expected it to return shape \(3, 2\)"):
+        G.train(game, "simul_ind", w0, lr=0.1, steps=5, project=lambda w: w[:, :1])
 
 
 def test_trainer_flags_non_finite_updates() -> None:
@@ -151,8 +185,26 @@ def test_steps_to_fraction_and_converge() -> None:
     np.testing.assert_array_equal(G.steps_to_converge(np.concatenate([x, y], 1)), [-1, 2])
     with pytest.raises(ValueError, match="start, target"):
         G.steps_to_fraction(sw, 2.0, 2.0)
+    with pytest.raises(ValueError, match=r"diverged: expected a bool array of shape \(2,\)"):
+        G.steps_to_converge(np.concatenate([x, y], 1), diverged=np.zeros(3, bool))
     with pytest.raises(ValueError, match="frac"):
         G.steps_to_fraction(sw, 2.0, 3.0, 1.5)
+
+
+def test_frozen_diverged_runs_do_not_count_as_converged() -> None:
+    game = G.cournot()
+    w0 = np.random.default_rng(0).uniform(0, 5, (20, 2))
+    tr = G.train(game, "aga", w0, lr=0.05, steps=1000, lam=1.0)
+    assert tr.diverged.all()  # every run is frozen before the end: it "stops moving"
+    assert np.all(G.steps_to_converge(tr.w) >= 0)  # which alone looks like convergence
+    np.testing.assert_array_equal(G.steps_to_converge(tr.w, diverged=tr.diverged), -1)
+    np.testing.assert_array_equal(G.steps_to_converge(tr.w[:1], diverged=tr.diverged), -1)
+
+
+def test_gini_with_a_negative_reward_leaves_the_unit_interval() -> None:
+    assert float(G.gini(np.array([-1.0, 3.0]))) == pytest.approx(1.0)
+    assert float(G.gini(np.array([-1.0, 1.5]))) > 1.0
+    assert "gini([-1, 3]) = 1.0" in G.gini.__doc__
 
 
 def test_mean_ci() -> None:

@@ -127,12 +127,45 @@ def _q3_cases(rng: np.random.Generator) -> list[Case]:
         Case((sw, 2.0, 3.0, 0.9), note="6 runs (101 steps, 6) that all get there"),
         Case((stuck, 2.0, 3.0, 0.9), note="a run that never reaches 90% must give −1"),
         Case((np.array([[2.0], [2.1], [2.6], [2.9]]), 2.0, 3.0, 0.5), note="frac = 0.5"),
+        Case(
+            (np.array([[2.0, 2.95], [2.5, 2.97], [2.95, 2.99]]), 2.0, 3.0, 0.9),
+            note="run 1 is already 95% of the way at step 0, so its answer is 0, not −1 "
+            "(np.argmax also returns 0 when nothing is reached: test reached.any, not argmax == 0)",
+        ),
+        Case(
+            (np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 0.0, 4.0, 0.4),
+            note="start 0, target 4: progress is relative, (values − start) / (target − start), "
+            "so 1.0 is only 25% of the way",
+        ),
+        Case(
+            (np.array([0.0, 0.25, 0.5, 1.0]), 0.0, 1.0, 0.5),
+            note="progress is exactly 0.5 at step 2: reaching frac counts (>=, not >)",
+        ),
         Case((3.0 - sw, 1.0, 0.0, 0.8), note="a target below the start (a loss going down)"),
     ]
 
 
 def _never_as_zero(values: np.ndarray, start: float, target: float, frac: float = 0.9) -> object:
     return np.argmax((values - start) / (target - start) >= frac, axis=0)
+
+
+def _argmax_zero_as_never(
+    values: np.ndarray, start: float, target: float, frac: float = 0.9
+) -> object:
+    first = np.argmax((values - start) / (target - start) >= frac, axis=0)
+    return np.where(first == 0, -1, first)
+
+
+def _strictly_greater(values: np.ndarray, start: float, target: float, frac: float = 0.9) -> object:
+    reached = (values - start) / (target - start) > frac
+    return np.where(reached.any(axis=0), np.argmax(reached, axis=0), -1)
+
+
+def _absolute_progress(
+    values: np.ndarray, start: float, target: float, frac: float = 0.9
+) -> object:
+    reached = np.abs(values - start) >= frac
+    return np.where(reached.any(axis=0), np.argmax(reached, axis=0), -1)
 
 
 def _off_by_one(values: np.ndarray, start: float, target: float, frac: float = 0.9) -> object:
@@ -165,6 +198,9 @@ q3 = Exercise(
     ),
     broken=[
         _never_as_zero,
+        _argmax_zero_as_never,
+        _strictly_greater,
+        _absolute_progress,
         _off_by_one,
         lambda values, start, target, frac=0.9: np.where(
             (values >= frac * target).any(axis=0), np.argmax(values >= frac * target, axis=0), -1

@@ -9,9 +9,13 @@
   ``lola``, ``aga``, ``aga_exact_sign``, each ``(game, w, **params) -> (..., d)``; their sign
   rules ``sga_sign``, ``aga_sign``, ``exact_alignment_sign`` detect and report ties;
 - ``train`` (batched runs -> ``Trajectory``) and metrics (``gini``, ``equality``, ...).
+- ``iterated_prisoners_dilemma`` (:mod:`.ipd`): memory-1 IPD, ten parameters, exact returns;
+- ``train`` (batched runs -> ``Trajectory``; ``project=nonnegative`` for projected steps)
+  and metrics (``gini``, ``equality``, ...).
 """
 
 from rlcourse.games.base import Game, QuadraticGame, SigmoidGame, check_w, sigmoid
+from rlcourse.games.ipd import IteratedPrisonersDilemma, iterated_prisoners_dilemma
 from rlcourse.games.mechanics import (
     collective_gradient,
     collective_hessian,
@@ -60,6 +64,7 @@ from rlcourse.games.zoo import (
     cournot,
     matching_pennies,
     matrix_game,
+    nonnegative,
     prisoners_dilemma,
     public_goods,
     stag_hunt,
@@ -69,6 +74,7 @@ from rlcourse.games.zoo import (
 __all__ = [
     "METHODS",
     "Game",
+    "IteratedPrisonersDilemma",
     "MatrixGame",
     "MeanCI",
     "PublicGoods",
@@ -96,12 +102,14 @@ __all__ = [
     "get_method",
     "gini",
     "hamiltonian_gradient",
+    "iterated_prisoners_dilemma",
     "jacobian_from_hessians",
     "lola",
     "lola_direction",
     "matching_pennies",
     "matrix_game",
     "mean_ci",
+    "nonnegative",
     "prisoners_dilemma",
     "public_goods",
     "sga",

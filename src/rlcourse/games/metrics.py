@@ -35,7 +35,9 @@ def social_welfare(r: np.ndarray) -> np.ndarray:
 def gini(r: np.ndarray) -> np.ndarray:
     """``Gini = sum_i sum_j |r_i - r_j| / (2 n sum_i r_i)`` over the last axis.
 
-    ``r``: ``(..., n)`` rewards with a positive total; returns ``(...)`` in ``[0, 1)``.
+    ``r``: ``(..., n)`` rewards with a positive total; returns ``(...)``. For non-negative
+    rewards the value lies in ``[0, (n - 1) / n]``; a negative reward can push it to 1 or
+    beyond (``gini([-1, 3]) = 1.0``), so read equality only for non-negative rewards.
     """
     r = as_array("r", r, min_ndim=1)
     total = r.sum(axis=-1)
@@ -72,23 +74,36 @@ def steps_to_fraction(
     return np.where(reached.any(axis=0), first, -1)
 
 
-def steps_to_converge(x: np.ndarray, tol: float = 1e-3) -> np.ndarray:
+def steps_to_converge(
+    x: np.ndarray, tol: float = 1e-3, diverged: np.ndarray | None = None
+) -> np.ndarray:
     """First step ``t`` from which every later step moves ``x`` by less than ``tol``.
 
     ``x``: ``(steps+1, batch, d)``; the move of step ``s`` is ``max_k |x_{s+1,k} - x_{s,k}|``.
-    Returns ``(batch,)`` ints, ``-1`` where the last step still moves by ``tol`` or more.
+    Returns ``(batch,)`` ints, ``-1`` where the last step still moves by ``tol`` or more, and
+    ``-1`` for every run flagged in ``diverged`` (``(batch,)`` bool, e.g.
+    ``Trajectory.diverged``): the trainer freezes such a run, which stops it moving without
+    converging.
     """
     x = as_array("x", x, ndim=3)
+    if diverged is None:
+        diverged = np.zeros(x.shape[1], dtype=bool)
+    diverged = np.asarray(diverged)
+    if diverged.shape != (x.shape[1],) or diverged.dtype != bool:
+        raise ValueError(
+            f"diverged: expected a bool array of shape ({x.shape[1]},), "
+            f"got {diverged.dtype} of shape {diverged.shape}"
+        )
     if not np.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol: expected a positive number, got {tol}")
     if x.shape[0] == 1:
-        return np.zeros(x.shape[1], dtype=int)
+        return np.where(diverged, -1, 0)
     move = np.abs(np.diff(x, axis=0)).max(axis=-1)  # (steps, batch)
     later_max = np.maximum.accumulate(move[::-1], axis=0)[::-1]  # max over s >= t
     still = later_max >= tol  # (steps, batch)
     # converged at t = number of leading steps that still move by >= tol
     t = still.sum(axis=0)
-    return np.where(still[-1], -1, t)
+    return np.where(still[-1] | diverged, -1, t)
 
 
 def t_quantile_975(df: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,7 @@ def train(
     lr: float,
     steps: int,
     blowup: float = 1e6,
+    project: Callable[[np.ndarray], np.ndarray] | None = None,
     **params: Any,
 ) -> Trajectory:
     """Run ``w_{t+1} = w_t - lr * direction(game, w_t, **params)`` for every row of ``w0``.
@@ -71,6 +73,8 @@ def train(
     ``(game, w, **params) -> (..., d)``. ``w0``: ``(batch, d)`` or ``(d,)`` (one run).
     A run whose next ``w`` is non-finite or has an entry above ``blowup`` in absolute value is
     flagged in ``diverged`` and frozen at its last good ``w`` (the batch never sees a NaN).
+    ``project``: optional map ``(batch, d) -> (batch, d)`` applied after every step (projected
+    gradient descent), e.g. ``lambda w: np.maximum(w, 0.0)`` to keep quantities ``q >= 0``.
     """
     name, fn = get_method(method)
     lr = check_positive("lr", lr)
@@ -87,6 +91,8 @@ def train(
         raise ValueError(
             f"params: method {name!r} does not accept {sorted(params)} ({exc})"
         ) from None
+    if project is not None and not callable(project):
+        raise ValueError(f"project: expected a callable (batch, d) -> (batch, d), got {project!r}")
     if np.abs(w).max() > blowup:
         raise ValueError(f"w0: expected entries below blowup={blowup:g} in absolute value")
 
@@ -98,6 +104,12 @@ def train(
     for t in range(steps):
         with np.errstate(all="ignore"):
             w_new = w - lr * fn(game, w, **params)
+            if project is not None:
+                w_new = np.asarray(project(w_new), dtype=float)
+                if w_new.shape != (B, d):
+                    raise ValueError(
+                        f"project: expected it to return shape {(B, d)}, got {w_new.shape}"
+                    )
             bad = ~np.isfinite(w_new).all(axis=-1) | (np.abs(w_new).max(axis=-1) > blowup)
         bad &= ~diverged
         diverged_at[bad] = t + 1

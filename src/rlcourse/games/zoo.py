@@ -23,6 +23,7 @@ __all__ = [
     "cournot",
     "matching_pennies",
     "matrix_game",
+    "nonnegative",
     "prisoners_dilemma",
     "public_goods",
     "stag_hunt",
@@ -102,7 +103,10 @@ def matrix_game(R1: np.ndarray, R2: np.ndarray | None = None, name: str = "matri
 
 
 def public_goods(n: int = 2, p: float = 1.5) -> PublicGoods:
-    """The public goods game of the paper (two players, ``p = 1.5``) or its n-player form."""
+    """The public goods game of the paper (two players) or its n-player form.
+
+    ``p = 1.5`` is the course's choice (the paper's value was not read).
+    """
     return PublicGoods(n, p)
 
 
@@ -143,6 +147,12 @@ def cournot(n: int = 2, a: float = 10.0, b: float = 1.0, c: float = 1.0) -> Quad
     ``|lambda| >~ 0.4`` (distance to the optimum ~95 at 0.4, ~5e2 at 0.5, ~6e5 at 0.8) and
     every run trips the trainer's divergence guard at ``|lambda| = 1``; with the exact
     alignment sign (``aga_exact_sign``) the same runs stay near the optimum.
+
+    With quantities projected onto ``q >= 0`` (``train(..., project=nonnegative)``) the drift
+    has a floor: paper-sign AgA (``|lambda| = 1``, lr 0.05, 1000 steps, 50 starts
+    ``U(0, 5)^2``) ends with one firm at ``q = 0`` and the other near the monopoly output
+    ``(a - c) / (2 b)`` in most runs (measured: 70% exactly on the boundary, every run within
+    0.1 of it); welfare stays near the joint optimum, equality does not.
     """
     n = check_int("n", n, low=2)
     a = check_positive("a", a)
@@ -157,3 +167,8 @@ def cournot(n: int = 2, a: float = 10.0, b: float = 1.0, c: float = 1.0) -> Quad
     game.nash_actions = np.full(n, (a - c) / (b * (n + 1)))
     game.optimum_actions = np.full(n, (a - c) / (2 * b * n))
     return game
+
+
+def nonnegative(w: np.ndarray) -> np.ndarray:
+    """Projection onto ``w >= 0`` (quantities cannot be negative): ``max(w, 0)`` entrywise."""
+    return np.maximum(w, 0.0)

@@ -12,7 +12,13 @@ from matplotlib.figure import Figure
 
 from rlcourse._validate import as_array, check_int
 
-__all__: list[str] = ["final_actions_scatter", "vector_field", "welfare_curves"]
+__all__: list[str] = [
+    "final_actions_scatter",
+    "outcome_bars",
+    "steps_vs_step_size",
+    "vector_field",
+    "welfare_curves",
+]
 
 
 def _figure(ax: Axes | None, figsize: tuple[float, float] = (5.0, 4.5)) -> tuple[Figure, Axes]:
@@ -81,9 +87,10 @@ def vector_field(
             ax.plot(pts[:, b, 0], pts[:, b, 1], color="tab:red", lw=0.8, alpha=0.7)
         ax.plot(pts[0, :, 0], pts[0, :, 1], "o", color="tab:red", ms=3, mfc="none")
         ax.plot(pts[-1, :, 0], pts[-1, :, 1], "x", color="tab:red", ms=4)
-    label = "action a" if space == "action" else "parameter w"
-    ax.set_xlabel(f"player 1 {label}")
-    ax.set_ylabel(f"player 2 {label}")
+    sym = "a" if space == "action" else "w"
+    label = "action" if space == "action" else "parameter"
+    ax.set_xlabel(f"player 1 {label} ${sym}_1$")
+    ax.set_ylabel(f"player 2 {label} ${sym}_2$")
     if space == "action":
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -117,8 +124,8 @@ def final_actions_scatter(
         ax.set_xlim(-0.05, 1.05)
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel("player 1 action a₁")
-        ax.set_ylabel("player 2 action a₂")
+        ax.set_xlabel("player 1 action $a_1$")
+        ax.set_ylabel("player 2 action $a_2$")
     for ax in list(axes.flat)[k:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="center")
@@ -154,7 +161,81 @@ def welfare_curves(
         ax.axhline(optimum, color="grey", ls="--", lw=1)
         ax.text(0, optimum, " optimum", va="top", fontsize=8, color="grey")
     ax.set_xlabel("step t")
-    ax.set_ylabel("social welfare Σᵢ rᵢ")
+    ax.set_ylabel(r"social welfare $\sum_i r_i$")
     ax.legend(fontsize=8)
     ax.set_title(title or "social welfare during training")
+    return fig
+
+
+def steps_vs_step_size(
+    lrs: np.ndarray,
+    steps: Mapping[str, np.ndarray],
+    *,
+    best: Mapping[str, float] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    ylabel: str = "steps to 90% of Nash → optimum",
+) -> Figure:
+    """Mean steps (95% CI band) against the step size, one line per method, log-log axes.
+
+    ``lrs``: ``(L,)`` step sizes; ``steps``: label -> ``(L, runs)`` ints, ``-1`` for a run that
+    never got there. A step size at which some run never got there is left out of that
+    method's line (the mean would be undefined). ``best``: label -> step size to mark.
+    """
+    from rlcourse.games.metrics import mean_ci
+
+    lrs = as_array("lrs", lrs, ndim=1)
+    if not steps:
+        raise ValueError("steps: expected at least one method, got none")
+    fig, ax = _figure(ax, (6.5, 4.8))
+    for label, s in steps.items():
+        s = np.asarray(s)
+        if s.shape[0] != lrs.size:
+            raise ValueError(f"steps[{label!r}]: expected {lrs.size} rows, got shape {s.shape}")
+        ok = (s >= 0).all(axis=1)
+        mean = np.full(lrs.size, np.nan)
+        half = np.zeros(lrs.size)
+        if ok.any():
+            ci = mean_ci(s[ok].astype(float), axis=1)
+            mean[ok], half[ok] = ci.mean, ci.half_width
+        (line,) = ax.plot(lrs, mean, "o-", label=label, ms=4)
+        ax.fill_between(lrs, mean - half, mean + half, color=line.get_color(), alpha=0.2)
+        if best is not None and label in best:
+            i = int(np.argmin(np.abs(lrs - best[label])))
+            ax.plot(lrs[i], mean[i], "*", color=line.get_color(), ms=13, mec="black", mew=0.6)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"step size $\alpha$")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "steps against step size (★: best in the grid)", fontsize=10)
+    return fig
+
+
+def outcome_bars(
+    values: Mapping[str, Mapping[str, np.ndarray]],
+    *,
+    title: str | None = None,
+) -> Figure:
+    """One panel per metric: the mean over runs of each method with its 95% CI as an error bar.
+
+    ``values``: method label -> metric name -> ``(runs,)`` per-run values.
+    """
+    from rlcourse.games.metrics import mean_ci
+
+    if not values:
+        raise ValueError("values: expected at least one method, got none")
+    labels = list(values)
+    metrics = list(values[labels[0]])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.8), squeeze=False)
+    y = np.arange(len(labels))
+    for ax, metric in zip(axes.flat, metrics, strict=True):
+        cis = [mean_ci(np.asarray(values[lab][metric], dtype=float)) for lab in labels]
+        ax.barh(y, [float(c.mean) for c in cis], xerr=[float(c.half_width) for c in cis],
+                color="tab:blue", alpha=0.7, capsize=3)  # fmt: skip
+        ax.set_yticks(y, labels if ax is axes.flat[0] else [""] * len(labels))
+        ax.invert_yaxis()
+        ax.set_xlabel(metric)
+    fig.suptitle(title or "outcomes, mean ± 95% CI over runs", fontsize=11)
+    fig.tight_layout()
     return fig
