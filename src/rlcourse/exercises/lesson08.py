@@ -206,6 +206,7 @@ def _sign_np_sign(xi: np.ndarray, xi_c: np.ndarray, grad_Hc: np.ndarray) -> np.n
     a, b, c = _dot(xi_c, grad_Hc), _dot(xi, grad_Hc), _dot(grad_Hc, grad_Hc)
     return np.sign(a * (b + c))
 
+
 q2 = Exercise(
     lesson="08",
     id="q2",
