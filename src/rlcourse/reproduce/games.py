@@ -288,7 +288,7 @@ def larger_step_check(
             tr = train(game, "aga", w0, lr=lr, steps=100, lam=lam)
             lr_co = lr * (1.0 + abs(lam) / 2.0)
             co = train(game, "simul_co", w0, lr=lr_co, steps=100)
-            paper_sign, _ = aga_signs(game, tr.w[:-1])
+            paper_sign = aga_signs(game, tr.w[:-1]).paper
             gap = simultaneous_gradient(game, tr.w) + 0.5 * collective_gradient(game, tr.w)
             out.append(
                 LargerStep(
