@@ -110,3 +110,14 @@ def test_wheel_installs_and_runs_every_lesson_check_from_an_empty_folder(tmp_pat
     assert out["checks"] >= 2 * 30
     # the core install stays lean: the notebook tools come with the `lab` extra
     assert out["missing"] == ["nbformat", "nbclient", "jupyterlab"]
+
+    # the commands that need the notebook tools say which extra brings them
+    script = venv / ("Scripts" if os.name == "nt" else "bin") / "rlcourse"
+    for command in (["build", "--check"], ["grade", "x.ipynb"], ["lab"]):
+        proc = subprocess.run(
+            [str(script), *command], cwd=empty, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert '"rlcourse[lab]"' in proc.stderr, proc.stderr
+    # and the progress table works from the packaged syllabus
+    assert "00" in _run([str(script), "progress"], empty, env, timeout=120)
