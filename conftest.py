@@ -2,6 +2,9 @@
 
 * Progress records go to a temporary file, never to the user's home folder.
 * Hypothesis runs derandomised: the same examples on every run.
+* No test leaves a process behind: every process the session starts carries a random mark in
+  its environment; when the session ends, a Jupyter server or kernel still carrying it is
+  killed and the session fails (see ``pytest_sessionfinish``).
 * In ``lessons/`` (untouched, generated notebooks) every cell that calls ``.check(`` must show
   a result that says *not attempted*: an untouched lesson runs top to bottom and no check
   passes or fails on a stub.
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,9 @@ ROOT = Path(__file__).resolve().parent
 _tmp = tempfile.mkdtemp(prefix="rlcourse-test-")
 os.environ["RLCOURSE_PROGRESS"] = str(Path(_tmp) / "progress.jsonl")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# inherited by xdist workers and by every process a test starts (servers, kernels)
+SESSION_MARK = "RLCOURSE_TEST_SESSION"
+os.environ.setdefault(SESSION_MARK, secrets.token_hex(8))
 
 try:  # property tests draw the same examples on every run and machine
     from hypothesis import settings
@@ -74,3 +82,59 @@ def pytest_runtest_makereport(item, call):
     if reason:
         report.outcome = "failed"
         report.longrepr = reason
+
+
+# ---- no process left behind ------------------------------------------------------------------
+
+_LEFTOVER = re.compile(r"jupyter|ipykernel")
+
+
+def leftover_processes() -> list:
+    """Jupyter servers and kernels started by this test session that are still running."""
+    import psutil
+
+    mark = os.environ[SESSION_MARK]
+    me = psutil.Process()
+    ours = {me.pid, *(p.pid for p in me.parents())}
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if proc.pid in ours or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if not _LEFTOVER.search(" ".join(proc.info["cmdline"] or [])):
+            continue
+        try:
+            if proc.environ().get(SESSION_MARK) == mark:
+                found.append(proc)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session if a Jupyter server or kernel it started is still running (after a
+    short grace for kernels that are shutting down), and kill those processes."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with the [dev] extra
+        return
+    deadline = time.monotonic() + float(os.environ.get("RLCOURSE_LEFTOVER_GRACE", "15"))
+    left = leftover_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = leftover_processes()
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "tests left Jupyter processes running (now killed):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
