@@ -1,5 +1,8 @@
 """Test-session set-up shared by the unit tests and the notebook tests (nbval).
 
+* The suite runs in parallel by default (pytest-xdist, one worker per core) with each test
+  file — so each notebook, whose cells share one kernel — whole in one worker
+  (``--dist loadfile``). ``-n 0`` or ``-p no:xdist`` runs everything in one process.
 * Progress records go to a temporary file, never to the user's home folder.
 * Hypothesis runs derandomised: the same examples on every run.
 * No test leaves a process behind: every process the session starts carries a random mark in
@@ -36,6 +39,25 @@ try:  # property tests draw the same examples on every run and machine
     settings.load_profile("rlcourse")
 except ImportError:  # pragma: no cover - hypothesis comes with the [dev] extra
     pass
+
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Parallel by default: ``-n auto --dist loadfile`` unless told otherwise. Any ``-n`` given
+    without ``--dist`` also keeps each file in one worker (nbval runs a notebook's cells in
+    order on one kernel)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    opt = config.option
+    if getattr(opt, "numprocesses", None) is None and not getattr(opt, "distload", False):
+        if opt.dist == "no" and not opt.collectonly and not getattr(opt, "usepdb", False):
+            opt.numprocesses = "auto"
+    if opt.numprocesses and opt.dist == "no" and not getattr(opt, "distload", False):
+        opt.dist = "loadfile"
+
 
 _STATUS = re.compile(r"^\[\d\d\.q\d+ \w+\] (not attempted|incorrect|correct) ·", re.M)
 _CHECK_CALL = re.compile(r"\bex\.q\d+\.check\(")
