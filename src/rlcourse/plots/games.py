@@ -117,8 +117,8 @@ def final_actions_scatter(
         ax.set_xlim(-0.05, 1.05)
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(label, fontsize=10)
-        ax.set_xlabel("player 1 action a₁")
-        ax.set_ylabel("player 2 action a₂")
+        ax.set_xlabel(r"player 1 action $a_1$")
+        ax.set_ylabel(r"player 2 action $a_2$")
     for ax in list(axes.flat)[k:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="center")
@@ -154,7 +154,7 @@ def welfare_curves(
         ax.axhline(optimum, color="grey", ls="--", lw=1)
         ax.text(0, optimum, " optimum", va="top", fontsize=8, color="grey")
     ax.set_xlabel("step t")
-    ax.set_ylabel("social welfare Σᵢ rᵢ")
+    ax.set_ylabel(r"social welfare $\sum_i r_i$")
     ax.legend(fontsize=8)
     ax.set_title(title or "social welfare during training")
     return fig

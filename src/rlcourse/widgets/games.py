@@ -99,7 +99,7 @@ def _method_controls(
             min=0.0,
             max=strength_max,
             step=strength_max / 200,
-            description="|λ| (γ, α)",
+            description="strength (|λ| SGA/AgA, γ CO, α LOLA)",
             style=style,
             continuous_update=False,
         ),
@@ -297,7 +297,7 @@ def public_goods_explorer(
         ax2.axhline(game.optimum_welfare, color="grey", ls="--")
         ok = s90 >= 0
         reach = f"mean {s90[ok].mean():.1f} steps" if ok.all() else f"{ok.mean():.0%} of runs"
-        ax2.set(xlabel="step t", ylabel="social welfare Σᵢ rᵢ")
+        ax2.set(xlabel="step t", ylabel=r"social welfare $\sum_i r_i$")
         ax2.set_title(f"90% of the way Nash → optimum: {reach}", fontsize=10)
         ax2.legend(fontsize=8)
         ptxt = ", ".join(f"{k}={v:g}" for k, v in params.items())
