@@ -159,6 +159,8 @@ def test_lab_refuses_a_file_as_folder(tmp_path, capsys):
 
 # ---- signals: `rlcourse lab` passes SIGINT/SIGTERM on to Jupyter and waits for it ----------
 
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process groups")
+
 
 def _events(log: Path) -> list[dict]:
     if not log.is_file():
@@ -221,6 +223,7 @@ def _finish(proc: subprocess.Popen, child_pid: int, timeout: float = 30.0) -> in
     return rc
 
 
+@posix_only
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_lab_passes_signals_on_and_waits_for_jupyter(tmp_path, sig):
     proc, log = _start_lab(tmp_path, "--no-browser")
@@ -233,6 +236,7 @@ def test_lab_passes_signals_on_and_waits_for_jupyter(tmp_path, sig):
     assert "stop the lab with Ctrl+C" in proc.stdout.read()
 
 
+@posix_only
 def test_ctrl_c_in_a_terminal_stops_the_lab(tmp_path):
     """Ctrl+C signals the whole foreground group: Jupyter alone would only ask for
     confirmation; `rlcourse lab` turns it into a shutdown."""
@@ -244,6 +248,7 @@ def test_ctrl_c_in_a_terminal_stops_the_lab(tmp_path):
     assert events[-2:] == ["SIGTERM", "exit"]  # (its own SIGINT may come first or not at all)
 
 
+@posix_only
 def test_a_server_that_will_not_stop_is_killed_after_the_grace_period(tmp_path):
     code = (
         "import sys; from rlcourse.lab import run_jupyter; "

@@ -172,10 +172,12 @@ def run_jupyter(
     is waited for. A child still alive ``grace`` seconds after the first signal is killed.
     A child killed by signal ``s`` gives ``128 + s``, as a shell reports it.
     """
-    proc = subprocess.Popen(list(cmd), env=env)
+    child: list[subprocess.Popen] = []
+    asked: list[int] = []
     timer: list[threading.Timer] = []
 
-    def forward(signum: int, frame: object) -> None:
+    def stop_child() -> None:
+        proc = child[0]
         if proc.poll() is not None:
             return
         try:
@@ -188,17 +190,26 @@ def run_jupyter(
             t.start()
             timer.append(t)
 
+    def forward(signum: int, frame: object) -> None:
+        asked.append(signum)
+        if child:
+            stop_child()
+
+    # the handlers are in place before the child starts, so no signal can slip between
     previous = {s: signal.signal(s, forward) for s in _FORWARDED}
     try:
-        rc = proc.wait()
+        child.append(subprocess.Popen(list(cmd), env=env))
+        if asked:  # a signal came while the child was starting
+            stop_child()
+        rc = child[0].wait()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         for t in timer:
             t.cancel()
-        if proc.poll() is None:  # only when this function itself was interrupted
-            _kill(proc)
-            proc.wait()
+        if child and child[0].poll() is None:  # only when this function itself failed
+            _kill(child[0])
+            child[0].wait()
     return rc if rc >= 0 else 128 - rc
 
 
