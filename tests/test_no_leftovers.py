@@ -81,6 +81,7 @@ def test_a_session_that_leaves_a_jupyter_process_fails_and_cleans_up(tmp_path):
     (tmp_path / "test_inner.py").write_text(INNER_TEST)
     mark = secrets.token_hex(8)  # a fresh session mark: only the inner session's processes
     env = {**os.environ, "RLCOURSE_TEST_SESSION": mark, "RLCOURSE_LEFTOVER_GRACE": "1"}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the inner session needs no plugin: faster
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:xdist", "-p", "no:cacheprovider"],
         cwd=tmp_path,

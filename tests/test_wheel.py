@@ -98,7 +98,8 @@ def test_wheel_installs_and_runs_every_lesson_check_from_an_empty_folder(tmp_pat
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env, timeout=300)
     py = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    _run([str(py), "-m", "pip", "install", "--quiet", str(wheel)], tmp_path, env, timeout=900)
+    install = [str(py), "-m", "pip", "install", "--quiet", "--no-compile", str(wheel)]
+    _run(install, tmp_path, env, timeout=900)
 
     # 3. from an empty folder: import and run every lesson's checks
     empty = tmp_path / "empty"
