@@ -303,8 +303,33 @@ def test_lab_serves_the_lessons_and_requires_a_token(tmp_path):
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.5)
-        children = psutil.Process(proc.pid).children(recursive=True)
         assert status == 200, "the server did not serve the lesson with the token"
+        # a running kernel, as when a lesson is open: stopping the lab must stop it too
+        start = urllib.request.Request(
+            f"{base}/api/kernels",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(start, timeout=60) as resp:
+            kernel_id = json.loads(resp.read())["id"]
+        assert kernel_id
+
+        def kernels() -> list[psutil.Process]:
+            found = []
+            for c in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    if "ipykernel" in " ".join(c.cmdline()):
+                        found.append(c)
+                except psutil.Error:
+                    continue
+            return found
+
+        deadline = time.time() + 60
+        while not kernels() and time.time() < deadline:
+            time.sleep(0.5)
+        assert kernels(), "no kernel process started"
+        children = psutil.Process(proc.pid).children(recursive=True)
         assert _get(f"{base}/api/contents/00_welcome.ipynb")[0] in (401, 403)
         assert _get(f"{base}/api/contents/00_welcome.ipynb?token=wrong")[0] in (401, 403)
         status, landed = _get(f"{base}/?token={token}")
