@@ -41,7 +41,6 @@ except ImportError:  # pragma: no cover - hypothesis comes with the [dev] extra
     pass
 
 
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     """Parallel by default: ``-n auto --dist loadfile`` unless told otherwise. Any ``-n`` given

@@ -26,9 +26,7 @@ def _label_strings(path: Path) -> list[tuple[int, str]]:
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            text = "".join(
-                v.value if isinstance(v, ast.Constant) else "1.5" for v in node.values
-            )
+            text = "".join(v.value if isinstance(v, ast.Constant) else "1.5" for v in node.values)
             out.append((node.lineno, text))
             for v in node.values:
                 docstrings.add(id(v))
