@@ -54,8 +54,14 @@ print(json.dumps(out))
 
 
 def _clean_env(tmp: Path) -> dict[str, str]:
+    """A new user's environment (empty home), keeping pip's own download cache."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "RLCOURSE_"))}
     env.pop("VIRTUAL_ENV", None)
+    cache = subprocess.run(
+        [sys.executable, "-m", "pip", "cache", "dir"], capture_output=True, text=True
+    ).stdout.strip()
+    if cache and "PIP_CACHE_DIR" not in env:
+        env["PIP_CACHE_DIR"] = cache
     env.update(RLCOURSE_PROGRESS="off", MPLBACKEND="Agg", HOME=str(tmp / "home"))
     return env
 
