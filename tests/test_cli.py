@@ -88,7 +88,8 @@ def test_lab_folder_is_fixed_by_default_and_overridable(tmp_path, monkeypatch, c
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RLCOURSE_LESSONS_DIR", raising=False)
     assert main(["lab", "--dry-run"]) == 0
-    assert f"your notebooks: {tmp_path / 'home' / 'rlcourse-lessons'}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"your notebooks: {tmp_path / 'home' / 'rlcourse-lessons'} (the default;" in out
     monkeypatch.setenv("RLCOURSE_LESSONS_DIR", str(tmp_path / "env-dir"))
     assert main(["lab", "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -55,8 +55,13 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     report = sync(lessons_dir(), work, update=args.update, dry_run=args.dry_run)
     for line in report.lines(dry_run=args.dry_run):
         print(line)
-    where = "--dir" if args.dir else f"{STUDENT_DIR_ENV}" if os.environ.get(STUDENT_DIR_ENV) else ""
-    print(f"your notebooks: {work}" + (f" (from {where})" if where else ""))
+    if args.dir:
+        where = "from --dir"
+    elif os.environ.get(STUDENT_DIR_ENV, "").strip():
+        where = f"from {STUDENT_DIR_ENV}"
+    else:
+        where = f"the default; --dir or {STUDENT_DIR_ENV} choose another"
+    print(f"your notebooks: {work} ({where})")
     print(f"start with {FIRST_NOTEBOOK}; your notebooks are never overwritten by the course")
     cmd = jupyter_command(work, no_browser=args.no_browser, port=args.port, extra=args.jupyter_args)
     if args.dry_run:
