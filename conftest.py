@@ -1,7 +1,13 @@
 """Test-session set-up shared by the unit tests and the notebook tests (nbval).
 
+* The suite runs in parallel by default (pytest-xdist, one worker per core) with each test
+  file — so each notebook, whose cells share one kernel — whole in one worker
+  (``--dist loadfile``). ``-n 0`` or ``-p no:xdist`` runs everything in one process.
 * Progress records go to a temporary file, never to the user's home folder.
 * Hypothesis runs derandomised: the same examples on every run.
+* No test leaves a process behind: every process the session starts carries a random mark in
+  its environment; when the session ends, a Jupyter server or kernel still carrying it is
+  killed and the session fails (see ``pytest_sessionfinish``).
 * In ``lessons/`` (untouched, generated notebooks) every cell that calls ``.check(`` must show
   a result that says *not attempted*: an untouched lesson runs top to bottom and no check
   passes or fails on a stub.
@@ -11,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +28,9 @@ ROOT = Path(__file__).resolve().parent
 _tmp = tempfile.mkdtemp(prefix="rlcourse-test-")
 os.environ["RLCOURSE_PROGRESS"] = str(Path(_tmp) / "progress.jsonl")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# inherited by xdist workers and by every process a test starts (servers, kernels)
+SESSION_MARK = "RLCOURSE_TEST_SESSION"
+os.environ.setdefault(SESSION_MARK, secrets.token_hex(8))
 
 try:  # property tests draw the same examples on every run and machine
     from hypothesis import settings
@@ -28,6 +39,24 @@ try:  # property tests draw the same examples on every run and machine
     settings.load_profile("rlcourse")
 except ImportError:  # pragma: no cover - hypothesis comes with the [dev] extra
     pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Parallel by default: ``-n auto --dist loadfile`` unless told otherwise. Any ``-n`` given
+    without ``--dist`` also keeps each file in one worker (nbval runs a notebook's cells in
+    order on one kernel)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    opt = config.option
+    if getattr(opt, "numprocesses", None) is None and not getattr(opt, "distload", False):
+        if opt.dist == "no" and not opt.collectonly and not getattr(opt, "usepdb", False):
+            opt.numprocesses = "auto"
+    if opt.numprocesses and opt.dist == "no" and not getattr(opt, "distload", False):
+        opt.dist = "loadfile"
+
 
 _STATUS = re.compile(r"^\[\d\d\.q\d+ \w+\] (not attempted|incorrect|correct) ·", re.M)
 _CHECK_CALL = re.compile(r"\bex\.q\d+\.check\(")
@@ -74,3 +103,59 @@ def pytest_runtest_makereport(item, call):
     if reason:
         report.outcome = "failed"
         report.longrepr = reason
+
+
+# ---- no process left behind ------------------------------------------------------------------
+
+_LEFTOVER = re.compile(r"jupyter|ipykernel")
+
+
+def leftover_processes() -> list:
+    """Jupyter servers and kernels started by this test session that are still running."""
+    import psutil
+
+    mark = os.environ[SESSION_MARK]
+    me = psutil.Process()
+    ours = {me.pid, *(p.pid for p in me.parents())}
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        if proc.pid in ours or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if not _LEFTOVER.search(" ".join(proc.info["cmdline"] or [])):
+            continue
+        try:
+            if proc.environ().get(SESSION_MARK) == mark:
+                found.append(proc)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session if a Jupyter server or kernel it started is still running (after a
+    short grace for kernels that are shutting down), and kill those processes."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with the [dev] extra
+        return
+    deadline = time.monotonic() + float(os.environ.get("RLCOURSE_LEFTOVER_GRACE", "15"))
+    left = leftover_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = leftover_processes()
+    if not left:
+        return
+    lines = []
+    for proc in left:
+        try:
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "tests left Jupyter processes running (now killed):\n" + "\n".join(lines)
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -238,3 +238,150 @@ def test_progress_off_and_unwritable(tmp_path, monkeypatch):
     monkeypatch.setenv("RLCOURSE_PROGRESS", str(tmp_path / "file" / "x.jsonl"))
     (tmp_path / "file").write_text("a file where a folder should be")
     assert make().check(square).correct  # recording fails quietly
+
+
+# ---- feedback names the real calls; HTML shows code as code ----------------------------------
+
+
+def test_feedback_names_the_real_calls():
+    ex = make()
+    assert "Stuck? Try `ex.q1.hint()`." in ex.check(stub).message
+    assert "Try `ex.q1.hint()` for a nudge." in ex.check(lambda x: 1 / 0).message
+    assert "`ex.q1.hint(2)` says more" in ex.hint()
+    assert "`ex.q1.hint(1)`" in ex.hint(0)
+    value = make(kind="value", reference=lambda: 0.25, cases=None)
+    assert "Try `ex.q1.hint()`." in value.check(0.3).message
+
+
+def test_html_renders_code_as_code_and_a_clear_not_attempted_mark():
+    ex = make()
+    html = ex.check(stub)._repr_html_()
+    assert "<code>ex.q1.hint()</code>" in html and "`" not in html
+    assert "○" in html and "…" not in html and "not attempted" in html
+    bad = ex.check(lambda x: 1 / 0)._repr_html_()
+    assert "font-family:monospace" in bad and "input x = array(shape=(3,)" in bad
+    assert "<code>ex.q1.hint()</code>" in bad
+
+
+def test_a_demonstration_hint_is_not_recorded(tmp_path, monkeypatch):
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv("RLCOURSE_PROGRESS", str(path))
+    ex = make()
+    assert "nudge" in ex.hint(record=False)
+    assert "return x ** 2" in ex.solution(record=False)
+    assert read_progress(path) == []
+    ex.hint()
+    assert [e["event"] for e in read_progress(path)] == ["hint"]
+
+
+def test_lessons_record_no_hint_on_run_all():
+    """A lesson's own hint calls (demonstrations) pass record=False, so running a lesson top
+    to bottom records no hint the student never asked for."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    call = re.compile(r"\bex\.q\d+\.(hint|solution)\(([^)]*)\)")
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for m in call.finditer(cell.source):
+                assert "record=False" in m.group(2), f"{path.name}: {m.group(0)}"
+
+
+# ---- the time limit without signals or threads (a browser kernel) ----------------------------
+
+
+@pytest.fixture
+def no_signals_no_threads(monkeypatch):
+    import signal
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.delattr(signal, "setitimer", raising=False)
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+
+
+def test_time_limit_without_signals_or_threads(no_signals_no_threads):
+    import sys
+
+    before = sys.gettrace()
+
+    def forever(x):
+        while True:
+            pass
+
+    r = make(timeout=0.3).check(forever)
+    assert r.status is Status.INCORRECT and "did not finish within 0.3 s" in r.message
+    assert "can't start new thread" not in r.message
+    assert sys.gettrace() is before, "the trace function is removed after the check"
+
+    def nested(x):
+        def inner():
+            total = 0
+            while True:
+                total += 1
+
+        return inner()
+
+    assert "did not finish" in make(timeout=0.3).check(nested).message
+    assert make().check(square).correct
+    assert make().check(stub).status is Status.NOT_ATTEMPTED
+    assert "raised ZeroDivisionError" in make().check(lambda x: 1 / 0).message
+
+
+def test_every_lesson_check_works_without_signals_or_threads(no_signals_no_threads, monkeypatch):
+    from rlcourse.exercises import exercises_of, framework
+
+    traced = []
+    real = framework._call_with_trace_limit
+
+    def spy(*args, **kwargs):
+        traced.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(framework, "_call_with_trace_limit", spy)
+    for lesson in load_syllabus().lessons:
+        for qid, ex in exercises_of(lesson.id).items():
+            answer = ex.reference if ex.kind == "function" else ex.reference()
+            r = ex.check(answer, record=False)
+            assert r.correct, f"{lesson.id}.{qid}: {r}"
+    assert len(traced) > 30, "the checks ran under the trace-based limit"
+
+
+# ---- module structure ------------------------------------------------------------------------
+
+
+def test_exercise_modules_import_no_circle():
+    """The checker, the progress file and the results import each other in one direction
+    only (including imports inside functions and under TYPE_CHECKING)."""
+    import ast
+    from pathlib import Path
+
+    import rlcourse.exercises as pkg
+
+    folder = Path(pkg.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        name = f"rlcourse.exercises.{path.stem}".replace(".__init__", "")
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d.startswith("rlcourse.exercises.")}
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for d in graph.get(start, ()):
+            if d == goal or (d not in seen and reaches(d, goal, seen | {d})):
+                return True
+        return False
+
+    circles = [m for m in graph if reaches(m, m, {m})]
+    assert not circles, f"import circle through {circles}"

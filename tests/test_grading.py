@@ -36,13 +36,14 @@ def _cell(student: str, needle: str, nth: int = 0) -> str:
 
 SKIPPED = " — skipped on a re-run in a new kernel"
 
-# student -> (statuses of q1..q3, hint levels of q1..q3, errors)
+# student -> (statuses of q1..q3, hint levels of q1..q3, errors); the lesson's own
+# demonstration of `ex.q1.hint` passes record=False, so only hints a student asked for count
 EXPECTED = {
-    "alice": ((C, C, C), (1, 2, 0), []),
-    "bob": ((I, C, N), (1, 0, 0), []),
+    "alice": ((C, C, C), (0, 2, 0), []),
+    "bob": ((I, C, N), (0, 0, 0), []),
     "erin": (
         (C, C, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [
             f"{_cell('erin', '.check(bellman_backup)')} raised NameError: "
             "name 'bellman_backup' is not defined",
@@ -50,22 +51,22 @@ EXPECTED = {
             "name 'value_iteration' is not defined",
         ],
     ),
-    "frank": ((C, C, N), (1, 0, 0), [f"{_cell('frank', 'while True')} did not finish within 5 s"]),
+    "frank": ((C, C, N), (0, 0, 0), [f"{_cell('frank', 'while True')} did not finish within 5 s"]),
     "gina": (
         (C, C, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [f"{_cell('gina', 'while True')} did not finish within 5 s{SKIPPED}"],
     ),
-    "hank": ((C, C, N), (1, 0, 0), [f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}"]),
+    "hank": ((C, C, N), (0, 0, 0), [f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}"]),
     "ivy": (
         (C, N, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [
             f"{_cell('ivy', '30_000_000')} printed 30.0 MB of output (more than 10 MB; discarded)",
             f"{_cell('ivy', 'filler.bin')} raised OSError: [Errno 27] File too large",
         ],
     ),
-    "judy": ((I, I, I), (1, 0, 0), ["q3 `value_iteration` changed the grader's code"]),
+    "judy": ((I, I, I), (0, 0, 0), ["q3 `value_iteration` changed the grader's code"]),
 }
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rlcourse._optional import MissingExtra
+
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    _require_lab_tools("rlcourse build", "nbformat")
     from rlcourse.build import build
 
     report = build(check=args.check)
@@ -45,33 +46,42 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from rlcourse.paths import lessons_dir
+    from rlcourse.lab import FIRST_NOTEBOOK, jupyter_command, run_jupyter, sync
+    from rlcourse.paths import STUDENT_DIR_ENV, lessons_dir, student_dir
 
-    src = lessons_dir()
-    work = Path(args.dir).expanduser().resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    new = []
-    for nb in sorted(src.glob("*.ipynb")):
-        target = work / nb.name
-        if not target.exists():
-            shutil.copyfile(nb, target)
-            new.append(nb.name)
-    if new:
-        print(f"copied {len(new)} lesson(s) into {work}: {', '.join(new)}")
-    print(f"your notebooks live in {work}; lessons already there are never overwritten")
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={work}"]
-    if args.no_browser:
-        cmd.append("--no-browser")
-    if args.port:
-        cmd.append(f"--port={args.port}")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")  # containers and CI machines often run as root
-    cmd.extend(args.jupyter_args)
+    if not args.dry_run:
+        _require_lab_tools("rlcourse lab", "jupyterlab", "ipykernel")
+    work = (Path(args.dir).expanduser() if args.dir else student_dir()).resolve()
+    report = sync(lessons_dir(), work, update=args.update, dry_run=args.dry_run)
+    for line in report.lines(dry_run=args.dry_run):
+        print(line)
+    if args.dir:
+        where = "from --dir"
+    elif os.environ.get(STUDENT_DIR_ENV, "").strip():
+        where = f"from {STUDENT_DIR_ENV}"
+    else:
+        where = f"the default; --dir or {STUDENT_DIR_ENV} choose another"
+    print(f"your notebooks: {work} ({where})")
+    print(f"start with {FIRST_NOTEBOOK}; your notebooks are never overwritten by the course")
+    cmd = jupyter_command(work, no_browser=args.no_browser, port=args.port, extra=args.jupyter_args)
     if args.dry_run:
-        print(" ".join(cmd))
+        print("would run: " + " ".join(cmd))
         return 0
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return subprocess.call(cmd)
+    print("stop the lab with Ctrl+C (your notebooks stay in the folder above)", flush=True)
+    env = {**os.environ}
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    return run_jupyter(cmd, env=env)
+
+
+def _require_lab_tools(what: str, *modules: str) -> None:
+    """Fail early, naming the `lab` extra, when a notebook tool is not installed."""
+    from importlib.util import find_spec
+
+    from rlcourse._optional import require
+
+    for module in modules:
+        if find_spec(module) is None:
+            require(module, what)
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -85,6 +95,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
+    _require_lab_tools("rlcourse grade", "nbformat", "nbclient", "ipykernel")
     from rlcourse.grading import grade
 
     report = grade(
@@ -113,13 +124,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "lab",
         help="open the course in JupyterLab",
-        description="Copy the lessons into your work folder (never overwriting a notebook "
-        "already there) and open JupyterLab on it, with Jupyter's token authentication on.",
+        description="Copy the lessons into your work folder (~/rlcourse-lessons unless --dir "
+        "or RLCOURSE_LESSONS_DIR says otherwise; a notebook already there is never "
+        "overwritten) and open JupyterLab on it at 00_welcome.ipynb, with Jupyter's token "
+        "authentication on. Ctrl+C stops the server. With --update, lessons the course has "
+        "changed since you got them are placed beside yours as 'NN_name (updated).ipynb'.",
     )
-    p.add_argument("--dir", default="my-lessons", help="your work folder (default: ./my-lessons)")
+    p.add_argument(
+        "--dir",
+        default=None,
+        help="your work folder (default: $RLCOURSE_LESSONS_DIR, else ~/rlcourse-lessons)",
+    )
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="also place changed lessons beside yours as 'NN_name (updated).ipynb'",
+    )
     p.add_argument("--no-browser", action="store_true", help="start the server only")
     p.add_argument("--port", type=int, default=None, help="port for the server")
-    p.add_argument("--dry-run", action="store_true", help="print the Jupyter command only")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="say what would be copied and the Jupyter command; copy and start nothing",
+    )
     p.add_argument("jupyter_args", nargs="*", help="further arguments for `jupyter lab` (after --)")
     p.set_defaults(func=_cmd_lab)
 
@@ -189,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out = f"reproduce-{args.paper}"
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, MissingExtra) as exc:
         print(f"rlcourse {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

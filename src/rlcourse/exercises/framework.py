@@ -10,32 +10,31 @@ never raises itself.
 from __future__ import annotations
 
 import copy
-import html
 import signal
+import sys
 import threading
+import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from rlcourse.exercises.progress import record_check, record_hint
+from rlcourse.exercises.result import Hint, Result, Status
+from rlcourse.syllabus import load_syllabus
+
 __all__ = [
     "Case",
     "Exercise",
+    "Hint",
     "Result",
     "Status",
     "allclose",
     "exact",
 ]
-
-
-class Status(str, Enum):
-    NOT_ATTEMPTED = "not attempted"
-    INCORRECT = "incorrect"
-    CORRECT = "correct"
 
 
 class _Timeout(BaseException):
@@ -135,99 +134,24 @@ def exact() -> Callable[[Any, Any], str | None]:
 
 
 # --------------------------------------------------------------------------------------------
-# results
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a check found. Shows as HTML in Jupyter and as stable plain text elsewhere."""
-
-    lesson: str
-    exercise: str
-    name: str
-    status: Status
-    message: str
-    points: int
-    score: float
-
-    @property
-    def correct(self) -> bool:
-        return self.status is Status.CORRECT
-
-    def __str__(self) -> str:
-        head = f"[{self.lesson}.{self.exercise} {self.name}] {self.status.value}"
-        head += f" · {self.score:g}/{self.points} points"
-        return head + ("\n" + self.message if self.message else "")
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        colour = {
-            Status.CORRECT: ("#1b5e20", "#e8f5e9", "✔"),
-            Status.INCORRECT: ("#b71c1c", "#ffebee", "✘"),
-            Status.NOT_ATTEMPTED: ("#455a64", "#eceff1", "…"),
-        }[self.status]
-        fg, bg, mark = colour
-        msg = html.escape(self.message).replace("\n", "<br>")
-        return (
-            f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
-            f'margin:4px 0;font-family:sans-serif">'
-            f'<b style="color:{fg}">{mark} {self.lesson}.{self.exercise} '
-            f"<code>{html.escape(self.name)}</code> — {self.status.value}</b> "
-            f'<span style="color:#555">({self.score:g}/{self.points} points)</span>'
-            f'<div style="margin-top:4px;white-space:pre-wrap;font-family:monospace;'
-            f'font-size:90%">{msg}</div></div>'
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "lesson": self.lesson,
-            "exercise": self.exercise,
-            "name": self.name,
-            "status": self.status.value,
-            "message": self.message,
-            "points": self.points,
-            "score": self.score,
-        }
-
-
-class Hint(str):
-    """A hint or solution text: prints as plain text, renders as Markdown in Jupyter."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
-# --------------------------------------------------------------------------------------------
 # running student code with a time limit
 
 
 def _call_with_timeout(fn: Callable[..., Any], args: tuple, kwargs: dict, seconds: float) -> Any:
     """Call ``fn(*args, **kwargs)``; raise ``_Timeout`` once ``seconds`` have passed.
 
-    On the main thread of a POSIX process (a Jupyter kernel, pytest) an interval timer
-    interrupts the call. Elsewhere the call runs in a daemon thread that is abandoned when it
-    overruns (it cannot be killed, but the checker returns).
+    Three ways, the first that this Python offers:
+
+    1. on the main thread of a POSIX process (a Jupyter kernel, pytest), an interval timer
+       (``SIGALRM``) interrupts the call;
+    2. elsewhere the call runs in a daemon thread that is abandoned when it overruns (it
+       cannot be killed, but the checker returns);
+    3. where there are neither signal timers nor threads (a browser kernel on Pyodide), a
+       trace function checks the clock at every line of Python the call runs
+       (:func:`_call_with_trace_limit`).
     """
-    use_signal = (
-        hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    )
-    if use_signal:
-
-        def on_alarm(signum: int, frame: Any) -> None:
-            raise _Timeout
-
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
+    if _signal_timer_usable():
+        return _call_with_alarm(fn, args, kwargs, seconds)
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -237,13 +161,59 @@ def _call_with_timeout(fn: Callable[..., Any], args: tuple, kwargs: dict, second
             box["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except RuntimeError:  # "can't start new thread"
+        return _call_with_trace_limit(fn, args, kwargs, seconds)
     worker.join(seconds)
     if worker.is_alive():
         raise _Timeout
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+def _signal_timer_usable() -> bool:
+    return (
+        hasattr(signal, "setitimer")
+        and hasattr(signal, "SIGALRM")
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+def _call_with_alarm(fn: Callable[..., Any], args: tuple, kwargs: dict, seconds: float) -> Any:
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _call_with_trace_limit(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, seconds: float
+) -> Any:
+    """The time limit without signals or threads: a trace function (``sys.settrace``) looks
+    at the clock on every call and line of Python code and raises ``_Timeout`` past the
+    deadline. Python code slows down while traced, and a single long call into compiled code
+    (one huge NumPy operation) is only stopped when it returns to Python."""
+    deadline = time.monotonic() + seconds
+    previous = sys.gettrace()
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise _Timeout
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        sys.settrace(previous)
 
 
 def _student_frame(exc: BaseException) -> str:
@@ -311,8 +281,6 @@ class Exercise:
         if len(self.hints) < 1:
             raise ValueError("hints: give at least one hint")
         if not self.name or not self.points:
-            from rlcourse.syllabus import load_syllabus
-
             spec = load_syllabus().lesson(self.lesson).exercise(self.id)
             self.name = self.name or spec.name
             self.points = self.points or spec.points
@@ -321,25 +289,34 @@ class Exercise:
 
     # ---- student-facing ---------------------------------------------------------------------
 
-    def hint(self, level: int = 1) -> Hint:
-        """Hint number ``level`` (1 is a nudge; the last is nearly the answer)."""
+    @property
+    def call(self) -> str:
+        """How a lesson reaches this exercise: ``ex.q1`` (lessons import their checks as
+        ``ex``)."""
+        return f"ex.{self.id}"
+
+    def hint(self, level: int = 1, *, record: bool = True) -> Hint:
+        """Hint number ``level`` (1 is a nudge; the last is nearly the answer).
+
+        Recorded in the progress file unless ``record`` is false (a lesson's own
+        demonstration of a hint, so that "Run All" records no hint the student never asked
+        for).
+        """
         n = len(self.hints)
         if isinstance(level, bool) or not isinstance(level, int) or level < 1:
-            return Hint(f"Hints are numbered 1 to {n}: try `hint(1)`.")
+            return Hint(f"Hints are numbered 1 to {n}: try `{self.call}.hint(1)`.")
         level = min(level, n)
-        from rlcourse.exercises.progress import record_hint
-
-        record_hint(self.lesson, self.id, level)
+        if record:
+            record_hint(self.lesson, self.id, level)
         more = f"\n\n(hint {level} of {n}" + (
-            f"; `hint({level + 1})` says more)" if level < n else ")"
+            f"; `{self.call}.hint({level + 1})` says more)" if level < n else ")"
         )
         return Hint(f"**Hint {level}** for `{self.name}`: {self.hints[level - 1]}{more}")
 
-    def solution(self) -> Hint:
-        """The worked solution."""
-        from rlcourse.exercises.progress import record_hint
-
-        record_hint(self.lesson, self.id, len(self.hints) + 1)
+    def solution(self, *, record: bool = True) -> Hint:
+        """The worked solution (recorded as the hint level after the last hint)."""
+        if record:
+            record_hint(self.lesson, self.id, len(self.hints) + 1)
         return Hint(f"**Solution** for `{self.name}`:\n\n{self.solution_text}")
 
     def check(self, answer: Any = None, *, record: bool = True) -> Result:
@@ -355,8 +332,6 @@ class Exercise:
                     f"the check could not run your answer: {type(exc).__name__}: {exc}",
                 )
         if record:
-            from rlcourse.exercises.progress import record_check
-
             record_check(result)
         return result
 
@@ -371,7 +346,7 @@ class Exercise:
         return self._result(
             Status.NOT_ATTEMPTED,
             f"`{self.name}` still holds the stub: write the {what} in the cell above, run it, "
-            f"then run this check again. Stuck? `hint()`.",
+            f"then run this check again. Stuck? Try `{self.call}.hint()`.",
         )
 
     def _check(self, answer: Any) -> Result:
@@ -399,7 +374,8 @@ class Exercise:
             return self._result(Status.CORRECT, "Correct.")
         return self._result(
             Status.INCORRECT,
-            f"{reason}.\n  expected: {_fmt(expected)}\n  got:      {_fmt(answer)}\nTry `hint()`.",
+            f"{reason}.\n  expected: {_fmt(expected)}\n  got:      {_fmt(answer)}\n"
+            f"Try `{self.call}.hint()`.",
         )
 
     def _run_student(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, str]:
@@ -437,7 +413,7 @@ class Exercise:
             return self._not_attempted()
         if reason is None:
             return self._result(Status.CORRECT, "Correct.")
-        return self._result(Status.INCORRECT, f"{reason}\nTry `hint()`.")
+        return self._result(Status.INCORRECT, f"{reason}\nTry `{self.call}.hint()`.")
 
     def _check_function(self, fn: Callable[..., Any]) -> Result:
         rng = np.random.default_rng(self.seed)
@@ -477,7 +453,7 @@ class Exercise:
         lines.append(f"  expected: {_fmt(expected)}")
         if got is not None or not reason.startswith("your function"):
             lines.append(f"  got:      {_fmt(got)}")
-        lines.append("Try `hint()` for a nudge.")
+        lines.append(f"Try `{self.call}.hint()` for a nudge.")
         return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rlcourse.exercises.framework import Result
+    from rlcourse.exercises.result import Result
     from rlcourse.syllabus import Syllabus
 
 __all__ = ["progress_path", "read_progress", "record_check", "record_hint", "summarise"]

@@ -42,12 +42,12 @@ def gap_vs_k(result, ax: Axes | None = None) -> Figure:
     if pos.all():
         ax.set_yscale("log")
     ax.set_xlabel("k (agents sampled)")
-    ax.set_ylabel("gap V(k=n) − V(k) (discounted reward)")
+    ax.set_ylabel(r"gap $V(k{=}n) - V(k)$ (discounted reward)")
     _k_ticks(ax, ks)
     if pos.any():
         ax.set_title(f"{result.label}:\nthe gap falls with k (slope {result.slope:.2f})")
     else:
-        ax.set_title(f"{result.label}:\nno gap at any k (π_k plays like the benchmark)")
+        ax.set_title(f"{result.label}:\nno gap at any k ($\\pi_k$ plays like the benchmark)")
     ax.legend()
     return fig
 
@@ -96,7 +96,7 @@ def bellman_noise_vs_m(result, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("m (samples per entry)")
     ax.set_ylabel(r"$\epsilon_{k,m} = \|\hat Q_{k,m} - Q^*_k\|_\infty$")
-    ax.set_title(f"{result.label} (k={result.k}): noise shrinks like m^{result.slope:.2f}")
+    ax.set_title(f"{result.label} (k={result.k}): noise shrinks like $m^{{{result.slope:.2f}}}$")
     ax.legend()
     return fig
 
@@ -109,16 +109,16 @@ def tv_vs_k(result, ax: Axes | None = None) -> Figure:
     q = 1 - result.delta
     ax.plot(result.ks, result.tv_without, "o-", label=f"without replacement ({q:.0%} quantile)")
     ax.plot(result.ks, result.tv_with, "s-", label=f"with replacement ({q:.0%} quantile)")
-    ax.plot(result.ks, result.max_without, "^-", label="½ max_x deviation, without repl.")
+    ax.plot(result.ks, result.max_without, "^-", label=r"½ max$_x$ deviation, without repl.")
     ax.plot(
         result.ks,
         result.bound,
         "--",
         color="gray",
-        label="bound on ½ max_x dev.: sqrt((n−k+1)/(8nk) ln(2L/δ))",
+        label=r"bound on ½ max$_x$ dev.: $\sqrt{(n-k+1)\,\ln(2L/\delta)\,/\,(8nk)}$",
     )
     ax.set_xlabel("k (agents sampled)")
-    ax.set_ylabel("distance between F_Δ and F_[n]")
+    ax.set_ylabel(r"distance between $F_\Delta$ and $F_{[n]}$")
     ax.set_title(f"n = {result.n}: sampling without replacement is exact at k = n")
     ax.legend()
     return fig

@@ -58,9 +58,9 @@ def joint_size_explorer(n: int = 5, L: int = 3, n_global: int = 2, n_actions: in
         ns = np.arange(1, 41)
         fig, ax = plt.subplots(figsize=(7, 3.4))
         q_curve = n_global * n_actions * np.power(float(L_), ns)
-        ax.semilogy(ns, q_curve, label=f"Q-table |S_g||A_g| L^n (L = {L_})")
+        ax.semilogy(ns, q_curve, label=rf"Q-table $|S_g|\,|A_g|\,L^n$ ($L = {L_}$)")
         ax.semilogy(
-            ns, q_curve**2 / n_actions, ":", label="dense transition matrix (|S_g| L^n)² |A_g|"
+            ns, q_curve**2 / n_actions, ":", label=r"dense transition matrix $(|S_g| L^n)^2 |A_g|$"
         )
         ax.axhline(_GB / 8, color="tab:red", ls="--", label="1 GB of float64")
         ax.plot([n_], [q_entries], "o", color="k")
@@ -75,7 +75,7 @@ def joint_size_explorer(n: int = 5, L: int = 3, n_global: int = 2, n_actions: in
         show_figure(app, fig)
 
     return App(
-        controls, update, title="The joint state space grows like L^n", layout_rows=[["n", "L"]]
+        controls, update, title="The joint state space grows like Lⁿ", layout_rows=[["n", "L"]]
     )
 
 
@@ -112,7 +112,7 @@ def table_sizes(n: int = 50, k: int = 5, L: int = 3, n_global: int = 2, n_action
         app.state.update(n=n_, k=k_, L=L_, **sizes)
         xs = np.arange(1, max(n_, 2) + 1)
         fig, ax = plt.subplots(figsize=(7.5, 3.4))
-        ax.semilogy(xs, [SA * float(L_) ** x for x in xs], label="tuples: |S_g||A_g| L^x")
+        ax.semilogy(xs, [SA * float(L_) ** x for x in xs], label=r"tuples: $|S_g|\,|A_g|\,L^x$")
         ax.semilogy(
             xs, [SA * comb(int(x) + L_ - 1, L_ - 1) for x in xs], label="histograms: C(x+L−1, L−1)"
         )
@@ -181,8 +181,8 @@ def bellman_noise_explorer(
         ax.plot([lo, hi], [lo, hi], color="gray", lw=1)
         ax.plot(q_star.ravel(), res.q.ravel(), ".", alpha=0.6)
         ax.set(
-            xlabel="exact Q*_k(s_g, c, a_g)",
-            ylabel="SUBSAMPLE-Q  Q̂_{k,m}",
+            xlabel=r"exact $Q^*_k(s_g, c, a_g)$",
+            ylabel=r"SUBSAMPLE-Q $\hat{Q}_{k,m}$",
             title=f"m = {m_}: ε = {eps:.3f}, greedy actions agree on {agree:.0%}",
         )
         fig.tight_layout()
@@ -314,7 +314,7 @@ def learning_cost_explorer(
         )
         fig, ax = plt.subplots(figsize=(6.5, 3.4))
         ax.semilogy(ks, lookups, "o-", label="look-ups per run: entries · m · T")
-        ax.semilogy(ks, entries, "s--", label="Q entries |S_g||A_g| C(k+L−1, L−1)")
+        ax.semilogy(ks, entries, "s--", label=r"Q entries $|S_g|\,|A_g|\,C(k+L-1,\,L-1)$")
         ax.plot([k_], [lookups[k_ - 1]], "o", color="k", ms=9)
         ax.set(
             xlabel="k (agents in the surrogate)",
