@@ -33,9 +33,7 @@ def _deterministic_mdp(S_g, A, L, seed):
 
 
 def _kernel_sweep(Q, r_k, next_g, next_c, gamma, dtype=np.float64, workers=2):
-    return _kernel.bellman_sweep(
-        Q, r_k, next_g, next_c, gamma, workers=workers, value_dtype=dtype
-    )
+    return _kernel.bellman_sweep(Q, r_k, next_g, next_c, gamma, workers=workers, value_dtype=dtype)
 
 
 @pytest.mark.parametrize("S_g, A", [(1, 1), (2, 3), (3, 2), (5, 3), (6, 6), (9, 9)])

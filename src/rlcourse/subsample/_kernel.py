@@ -23,9 +23,11 @@ import numpy as np
 
 CHUNK_ROWS = 4096  # rows (s_g, c) per chunk of a sweep
 FILL_ROWS = 16 * CHUNK_ROWS  # count vectors per chunk when V is filled
+SWEEP_BUDGET = 1 << 16  # gathered values per chunk of a sweep
 SMALL_SWEEP = 100_000  # entries × samples below which the plain gather is used
-SAMPLE_BUDGET = 1 << 17  # next-count samples (row × j) per sampler chunk
-AGENT_BUDGET = 1 << 19  # agent moves (row × j × agent) per sampler chunk
+SAMPLE_BUDGET = 1 << 15  # next-count samples (row × j) per sampler chunk
+AGENT_BUDGET = 1 << 17  # agent moves (row × j × agent) per sampler chunk
+GLOBAL_BYTES = 18.0  # temporary bytes per next global state drawn (measured)
 BINOMIAL_COST = 6.5  # one binomial draw, in units of one agent move (measured, queueing)
 
 
@@ -37,9 +39,14 @@ def workers_for(workers: int | None) -> int:
     return max(1, min(4, os.cpu_count() or 1)) if workers is None else workers
 
 
+def concurrent(workers: int, jobs: int) -> int:
+    """Jobs :func:`run` keeps in flight at once."""
+    return 1 if workers == 1 or jobs < 2 * workers else workers
+
+
 def run(work: Callable, jobs: list, workers: int) -> None:
     """``work(job)`` for every job, on ``workers`` threads when there are enough jobs."""
-    if workers == 1 or len(jobs) < 2 * workers:  # threads cost more than they save
+    if concurrent(workers, len(jobs)) == 1:  # threads cost more than they save
         for job in jobs:
             work(job)
         return
@@ -92,6 +99,11 @@ class InverseCDF:
 # ----------------------------------------------------------------------------- next counts
 
 
+def global_chunk_rows(S_g: int, A: int, m: int) -> int:
+    """Count vectors per chunk when next global states are drawn (bounded draws)."""
+    return max(1, min(CHUNK_ROWS, 4 * SAMPLE_BUDGET // (S_g * A * m)))
+
+
 def sampler_method(P_l: np.ndarray, k: int) -> str:
     """``"binomial"`` or ``"agents"``, whichever costs less per sample: conditional binomials
     cost ``Σ_x (#targets of x − 1)`` draws over at most ``min(k, L)`` occupied states, moving
@@ -109,12 +121,16 @@ def sampler_chunk_rows(k: int, m: int, method: str) -> int:
     return max(1, budget // m)
 
 
-def sampler_chunk_bytes(k: int, L: int, m: int, method: str) -> float:
-    """Peak temporary bytes of one sampler chunk (measured layout of the code below)."""
-    samples = sampler_chunk_rows(k, m, method) * m
+def sampler_chunk_bytes(k: int, L: int, N: int, m: int, method: str) -> float:
+    """Peak temporary bytes of one sampler chunk of the code below (measured): int64 next
+    counts (L per sample) and about five more int64 per sample for the draws and the ranking;
+    or about 16 bytes per agent move (a float32 uniform and its inverse-CDF look-ups) plus
+    the int64 cumulative counts (counting) or the rank (sorting)."""
+    rows = min(N, sampler_chunk_rows(k, m, method))
     if method == "binomial":
-        return samples * 8.0 * (L + 5)  # L next counts, remaining, draw, P, rank, index
-    return samples * (14.0 * k + 8.0 * (L + 4)) + 2.0 * k * samples / m
+        return rows * (m * 8.0 * (L + 5) + 8.0 * L)
+    per_sample = 8.0 * (L + 2) if k >= L else 24.0
+    return rows * (m * (16.0 * k + per_sample) + 12.0 * k)
 
 
 def next_count_ranks(
@@ -139,7 +155,7 @@ def next_count_ranks(
     streams = rng.spawn(len(jobs))
     flat, ncol = table.ravel(), table.shape[1]
     inverse = InverseCDF(cdf_l) if method == "agents" else None  # rows x * S_g + s_g
-    network = [(i, i + 1) for r in range(k) for i in range(r % 2, k - 1, 2)]  # odd-even sort
+    network = [(i, i + 1) for r in range(k) for i in range(r % 2, k - 1, 2)] if k < L else []
 
     def rank(P: list[np.ndarray]) -> np.ndarray:
         """``Σ_{x=1}^{L-1} C(x + P_x, x) − C(x + P_{x-1}, x)`` from cumulative counts P."""
@@ -165,8 +181,9 @@ def next_count_ranks(
                 rest -= draw
                 mass -= P_l[x, s, y]
             nxt[ys[-1]] += rest
-        P = list(np.cumsum(np.stack(nxt), axis=0))
-        out[s, :, lo:hi] = rank(P)
+        for y in range(1, L):  # in place: nxt[y] becomes P_y = Σ_{z<=y} c'[z]
+            nxt[y] += nxt[y - 1]
+        out[s, :, lo:hi] = rank(nxt)
 
     def agents(job: tuple[tuple[int, int], np.random.Generator]) -> None:
         (s, lo), g = job
@@ -228,14 +245,19 @@ def sweep_bytes(
     if S_g * N * A * m <= SMALL_SWEEP:
         return 8.0 * S_g * N * A * (2 + m) + size * S_g * N * (1 + A * m)
     out = 8.0 * S_g * N * A + size * S_g * N
-    B = min(N, CHUNK_ROWS)
-    if deterministic_g:
+    B = min(N, sweep_chunk_rows(A, m, deterministic_g))
+    if deterministic_g:  # intp indices, gathered rows, their sum and its columns
         width = side_width(min(A, S_g))
         out += S_g * N * width * size
-        temp = B * m * width * size + 2 * B * width * 8 + B * m * 8
-    else:
-        temp = B * A * m * (4 + 4 + size) + B * A * 16
-    return out + min(workers, S_g * -(-N // B)) * temp
+        temp = B * m * (8 + width * size) + B * (width + A) * 8
+    else:  # int32 next_g, flat index (int32 and intp), gathered values, their sum
+        temp = B * A * m * (16 + size) + B * A * 16
+    return out + concurrent(workers, S_g * -(-N // B)) * temp
+
+
+def sweep_chunk_rows(A: int, m: int, deterministic_g: bool) -> int:
+    """Rows ``(s_g, c)`` per chunk of a sweep (a bounded number of gathered values)."""
+    return max(1, min(CHUNK_ROWS, SWEEP_BUDGET // (m if deterministic_g else A * m)))
 
 
 def bellman_sweep(
@@ -280,13 +302,14 @@ def bellman_sweep(
                 both[lo:hi, : len(uniq)] = V[uniq, lo:hi].T
 
     run(fill, list(range(0, N, FILL_ROWS)), workers)
-    jobs = [(s, lo) for s in range(S_g) for lo in range(0, N, CHUNK_ROWS)]
+    B = sweep_chunk_rows(A, m, targets is not None)
+    jobs = [(s, lo) for s in range(S_g) for lo in range(0, N, B)]
 
     if targets is not None:
 
         def work(job: tuple[int, int]) -> None:
             s, lo = job
-            hi = min(lo + CHUNK_ROWS, N)
+            hi = min(lo + B, N)
             idx = next_c[s, lo:hi].T  # (m, B): the sum over j runs down columns (fast)
             uniq, inv = rows[s]
             items, both = W[s]
@@ -300,7 +323,7 @@ def bellman_sweep(
 
         def work(job: tuple[int, int]) -> None:
             s, lo = job
-            hi = min(lo + CHUNK_ROWS, N)
+            hi = min(lo + B, N)
             g = next_g[s, lo:hi].transpose(1, 2, 0).astype(np.int32)  # (A, m, B)
             flat = g * N + next_c[s, lo:hi].T  # index of (s_g^j, c^j) in V, (A, m, B)
             EV = np.sum(V_flat[flat], axis=1, dtype=np.float64)  # (A, B)

@@ -281,8 +281,9 @@ def sample_next_globals(
     sampler = _kernel.InverseCDF(mdp.cdf_g)  # rows s_g * A + a_g
     row = (np.arange(S_g)[:, None] * A + np.arange(A)).astype(np.int32)[:, None, :, None]
     out = np.empty((S_g, N, A, m), dtype=dtype)
-    for lo in range(0, N, _kernel.CHUNK_ROWS):  # chunks over count vectors
-        hi = min(lo + _kernel.CHUNK_ROWS, N)
+    B = _kernel.global_chunk_rows(S_g, A, m)
+    for lo in range(0, N, B):  # chunks over count vectors
+        hi = min(lo + B, N)
         u = rng.random((S_g, hi - lo, A, m), dtype=np.float32)
         out[:, lo:hi] = sampler(row, u)
     return out
@@ -352,7 +353,7 @@ def subsample_q(
     deterministic_g = bool(np.all(mdp.P_g.max(axis=2) == 1))
     need = estimate_bytes(
         S_g, A, N, m, deterministic_g=deterministic_g, k=k, L=L, value_dtype=value_dtype,
-        workers=workers, tol=tol is not None,
+        workers=workers, tol=tol is not None, sampler=_kernel.sampler_method(mdp.P_l, k),
     )
     if need > max_bytes or S_g * N >= 2**31:
         raise ValueError(
@@ -392,6 +393,7 @@ def estimate_bytes(
     value_dtype: type = np.float64,
     workers: int | None = None,
     tol: bool = False,
+    sampler: str | None = None,
 ) -> float:
     """Peak bytes :func:`subsample_q` allocates, the largest of its phases:
 
@@ -403,8 +405,9 @@ def estimate_bytes(
     * the sweeps: Q, Q_{t+1}, the value table V, the side-by-side value rows and the chunk
       temporaries of each thread (see ``_kernel.sweep_bytes``).
 
-    ``k`` and ``L`` (when given) size the count-space tables and the sampler's chunks;
-    without them the sampler's chunks are bounded by ``16 · AGENT_BUDGET`` bytes per thread.
+    ``k`` and ``L`` (when given) size the count-space tables and the sampler's chunks
+    (``sampler``: the method :func:`sample_next_counts` uses, else the larger of the two);
+    without them the sampler's chunks are bounded by ``24 · AGENT_BUDGET`` bytes per thread.
     """
     workers = _kernel.workers_for(workers)
     table = 8.0 * (k + L) * (max(k, L - 1, 1) + 1) if k is not None and L is not None else 0.0
@@ -412,19 +415,19 @@ def estimate_bytes(
     counts = 2.0 * N * Lc
     build = counts + 40.0 * N
     r_k = 8.0 * S_g * N * A
-    reward = 8.0 * N * (Lc + S_g) + r_k
+    reward = 8.0 * N * (Lc + 1 + 2 * S_g) + r_k  # float counts, sums, mean reward
     next_c = 4.0 * S_g * N * m
     if k is not None and L is not None:
         chunk, jobs = 0.0, 0
-        for method in ("binomial", "agents"):  # whichever the sampler picks
-            chunk = max(chunk, _kernel.sampler_chunk_bytes(k, L, m, method))
+        for method in (sampler,) if sampler else ("binomial", "agents"):
+            chunk = max(chunk, _kernel.sampler_chunk_bytes(k, L, N, m, method))
             jobs = max(jobs, S_g * -(-N // _kernel.sampler_chunk_rows(k, m, method)))
     else:
-        chunk, jobs = 16.0 * _kernel.AGENT_BUDGET, workers
-    sampling = next_c + min(workers, jobs) * chunk
+        chunk, jobs = 24.0 * _kernel.AGENT_BUDGET, workers
+    sampling = next_c + _kernel.concurrent(workers, jobs) * chunk
     next_g = 0.0 if deterministic_g else 1.0 * S_g * N * A * m
-    rows = min(N, _kernel.CHUNK_ROWS)
-    globals_ = next_g + (0.0 if deterministic_g else 24.0 * S_g * rows * A * m)
+    rows = min(N, _kernel.global_chunk_rows(S_g, A, m))
+    globals_ = next_g + (0.0 if deterministic_g else _kernel.GLOBAL_BYTES * S_g * rows * A * m)
     sweep = _kernel.sweep_bytes(
         S_g, N, A, m, deterministic_g=deterministic_g, value_dtype=value_dtype, workers=workers
     )
