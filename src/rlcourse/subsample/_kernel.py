@@ -50,8 +50,13 @@ def run(work: Callable, jobs: list, workers: int) -> None:
         for job in jobs:
             work(job)
         return
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, jobs))
+    pool = _POOLS.get(workers)
+    if pool is None:  # one pool per thread count, kept: starting threads costs ~0.1 ms each
+        pool = _POOLS.setdefault(workers, ThreadPoolExecutor(workers, "rlcourse-subsample"))
+    list(pool.map(work, jobs))
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 # ----------------------------------------------------------------------------- inverse CDF
@@ -69,23 +74,24 @@ class InverseCDF:
         F[:, -1] = 1.0
         rows, K = F.shape
         G = self.G
-        # guide[r, g] = #{j : F[r, j] <= g / G}: one sorted search over rows shifted apart
-        # (float64 holds F + 2r exactly)
-        off = 2.0 * np.arange(rows)[:, None]
-        edges = (np.arange(G, dtype=np.float32) / G).astype(np.float64)
-        flat = (F.astype(np.float64) + off).ravel()
-        pos = np.searchsorted(flat, (edges[None, :] + off).ravel(), side="right")
-        self.guide = (pos.reshape(rows, G) - K * np.arange(rows)[:, None]).astype(np.int16).ravel()
+        # guide[r, g] = #{j : F[r, j] <= g / G} = #{j : ceil(G F[r, j]) <= g} (G F is exact
+        # in float32, G a power of two): a cumulative histogram of the first bins
+        first = np.minimum(np.ceil(F * G), G).astype(np.int64) + (G + 1) * np.arange(rows)[:, None]
+        hist = np.bincount(first.ravel(), minlength=rows * (G + 1)).reshape(rows, G + 1)
+        self.guide = np.cumsum(hist[:, :G], axis=1).astype(np.int16).ravel()
         # jump[r, x]: first state whose CDF value exceeds F[r, x] (skips zero-probability states)
         later = F[:, None, :] > F[:, :, None]  # (r, x, j)
         self.jump = np.where(later.any(axis=2), later.argmax(axis=2), K - 1).astype(np.int16)
         self.jump = self.jump.ravel()
         self.F = F.ravel()
         self.K = K
-        inside = (F * G) % 1 != 0  # values strictly inside a bin
+        # corrections needed: the most distinct CDF values strictly inside one bin (a row is
+        # non-decreasing, so a new value is one that differs from its left neighbour)
+        new_value = np.ones_like(F, dtype=bool)
+        new_value[:, 1:] = F[:, 1:] != F[:, :-1]
+        inside = ((F * G) % 1 != 0) & new_value
         binid = np.floor(F * G).astype(np.int64) + G * np.arange(rows)[:, None]
-        keys = np.unique(np.stack([binid[inside], F[inside].view(np.int32)], 1), axis=0)
-        self.n_corr = int(np.bincount(keys[:, 0]).max()) if len(keys) else 0
+        self.n_corr = int(np.bincount(binid[inside]).max()) if inside.any() else 0
 
     def __call__(self, row: np.ndarray, u: np.ndarray) -> np.ndarray:
         base = row * self.K
@@ -208,6 +214,8 @@ def next_count_ranks(
         out[s, :, lo:hi] = rank(P)
 
     work = binomial if method == "binomial" else agents
+    if S_g * N * m < SAMPLE_BUDGET:  # small: threads cost more than they save
+        workers = 1
     run(work, list(zip(jobs, streams, strict=True)), workers)
     return out
 
