@@ -237,9 +237,7 @@ def bench_threads() -> None:
                 f"{t[1]:>11.3f} {t[0] / t[1]:>8.2f}",
                 flush=True,
             )
-        t = [
-            best_of(partial(sample_next_counts, mdp, space, 10, 0, workers=w), 3) for w in (1, 2)
-        ]
+        t = [best_of(partial(sample_next_counts, mdp, space, 10, 0, workers=w), 3) for w in (1, 2)]
         print(
             f"{name:>16} {'sampler':>9} {'':>8} {t[0]:>10.3f} {t[1]:>11.3f} {t[0] / t[1]:>8.2f}",
             flush=True,

@@ -42,6 +42,7 @@ __all__ = [
     "subsystem_reward",
 ]
 
+
 @dataclass(frozen=True)
 class QResult:
     """A Q-function on the k-agent count space: ``q[s_g, index(c), a_g]``."""
@@ -251,8 +252,15 @@ def sample_next_counts(
     if space.k == 0:
         return np.zeros((mdp.n_global, 1, m), dtype=np.int32)
     ranks = _kernel.next_count_ranks(
-        mdp.P_l, mdp.cdf_l, space.counts, space.table, mdp.n_global, m, rng,
-        _workers(workers), method,
+        mdp.P_l,
+        mdp.cdf_l,
+        space.counts,
+        space.table,
+        mdp.n_global,
+        m,
+        rng,
+        _workers(workers),
+        method,
     )
     return ranks.transpose(0, 2, 1)
 
@@ -352,8 +360,17 @@ def subsample_q(
     N = comb(k + L - 1, L - 1)
     deterministic_g = bool(np.all(mdp.P_g.max(axis=2) == 1))
     need = estimate_bytes(
-        S_g, A, N, m, deterministic_g=deterministic_g, k=k, L=L, value_dtype=value_dtype,
-        workers=workers, tol=tol is not None, sampler=_kernel.sampler_method(mdp.P_l, k),
+        S_g,
+        A,
+        N,
+        m,
+        deterministic_g=deterministic_g,
+        k=k,
+        L=L,
+        value_dtype=value_dtype,
+        workers=workers,
+        tol=tol is not None,
+        sampler=_kernel.sampler_method(mdp.P_l, k),
     )
     if need > max_bytes or S_g * N >= 2**31:
         raise ValueError(
