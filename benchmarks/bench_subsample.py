@@ -200,11 +200,22 @@ def bench_memory() -> None:
 # ----------------------------------------------------------------------------- threads
 
 
+def timed(fn, repeat: int) -> tuple[float, float]:
+    """Best wall time of ``repeat`` calls and the process CPU time of that call (all
+    threads): CPU/wall above 1 means more than one core worked at once."""
+    best = (np.inf, 0.0)
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
+    return best
+
+
 def bench_threads() -> None:
     print("\n== threads: one sweep and the sampler, 1 vs 2 threads (best of 3) ==")
     print(
-        f"{'system':>16} {'entries':>9} {'V dtype':>8} {'1 thread s':>10} {'2 threads s':>11} "
-        f"{'speed-up':>8}"
+        f"{'system':>16} {'entries':>9} {'what':>8} {'1 thread s':>10} {'2 threads s':>11} "
+        f"{'speed-up':>8} {'CPU/wall (2)':>12}"
     )
     for name, mdp, k in [
         ("demand, k=5", envs.demand_response(), 5),
@@ -215,33 +226,19 @@ def bench_threads() -> None:
         next_c = sample_next_counts(mdp, space, 10, 0)
         next_g = sample_next_globals(mdp, space.size, 10, 1)
         r_k = subsystem_reward(mdp.r_g, mdp.r_l, space.counts)
-        for dtype in (np.float64, np.float32):
-            t = [
-                best_of(
-                    partial(
-                        _kernel.bellman_sweep,
-                        r_k,
-                        r_k,
-                        next_g,
-                        next_c,
-                        mdp.gamma,
-                        workers=w,
-                        value_dtype=dtype,
-                    ),
-                    3,
-                )
-                for w in (1, 2)
-            ]
+        sweep = partial(_kernel.bellman_sweep, r_k, r_k, next_g, next_c, mdp.gamma)
+        cases = [
+            (f"V {np.dtype(dtype).name}", partial(sweep, value_dtype=dtype))
+            for dtype in (np.float64, np.float32)
+        ]
+        cases.append(("sampler", partial(sample_next_counts, mdp, space, 10, 0)))
+        for what, fn in cases:
+            (t1, _), (t2, c2) = (timed(partial(fn, workers=w), 3) for w in (1, 2))
             print(
-                f"{name:>16} {r_k.size:>9} {np.dtype(dtype).name:>8} {t[0]:>10.3f} "
-                f"{t[1]:>11.3f} {t[0] / t[1]:>8.2f}",
+                f"{name:>16} {r_k.size:>9} {what:>8} {t1:>10.3f} {t2:>11.3f} "
+                f"{t1 / t2:>8.2f} {c2 / t2:>12.2f}",
                 flush=True,
             )
-        t = [best_of(partial(sample_next_counts, mdp, space, 10, 0, workers=w), 3) for w in (1, 2)]
-        print(
-            f"{name:>16} {'sampler':>9} {'':>8} {t[0]:>10.3f} {t[1]:>11.3f} {t[0] / t[1]:>8.2f}",
-            flush=True,
-        )
     dr = envs.demand_response()
     setup = best_of(lambda: subsample_q(dr, 1, m=10, T=1, rng=0), 20)
     calls = [best_of(lambda k=k: subsample_q(dr, k, m=10, T=20, rng=0), 20) for k in (1, 2)]

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 CHUNK_ROWS = 4096  # rows (s_g, c) per chunk of a sweep
-FILL_ROWS = 16 * CHUNK_ROWS  # count vectors per chunk when V is filled
+FILL_ROWS = 4 * CHUNK_ROWS  # count vectors per chunk when V is filled
 SWEEP_BUDGET = 1 << 16  # gathered values per chunk of a sweep
 SMALL_SWEEP = 100_000  # entries × samples below which the plain gather is used
 SAMPLE_BUDGET = 1 << 15  # next-count samples (row × j) per sampler chunk
