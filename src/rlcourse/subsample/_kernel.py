@@ -162,6 +162,7 @@ def next_count_ranks(
     flat, ncol = table.ravel(), table.shape[1]
     inverse = InverseCDF(cdf_l) if method == "agents" else None  # rows x * S_g + s_g
     network = [(i, i + 1) for r in range(k) for i in range(r % 2, k - 1, 2)] if k < L else []
+    columns = [np.ascontiguousarray(table[:, i + 1]) for i in range(k)] if k < L else []
 
     def rank(P: list[np.ndarray]) -> np.ndarray:
         """``Σ_{x=1}^{L-1} C(x + P_x, x) − C(x + P_{x-1}, x)`` from cumulative counts P."""
@@ -203,7 +204,7 @@ def next_count_ranks(
                 x[p], x[q] = np.minimum(x[p], x[q]), np.maximum(x[p], x[q])
             r = np.zeros((m, hi - lo), dtype=np.int64)
             for i in range(k):
-                r += flat[(x[i] + i).astype(np.intp) * ncol + (i + 1)]
+                r += columns[i][x[i] + i]  # C(x_(i)' + i, i + 1)
             out[s, :, lo:hi] = r
             return
         P = [np.zeros((m, hi - lo), dtype=np.int64) for _ in range(L - 1)]
