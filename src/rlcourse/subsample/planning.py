@@ -128,8 +128,8 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
     if need > max_bytes:
         raise ValueError(
             f"k: the exact next-count kernel for k={k}, L={L} has |S_g| N^2 = {S_g}*{N}^2 "
-            f"entries ({need / 1e9:.3g} GB > max_bytes={max_bytes / 1e9:.3g} GB); "
-            "use subsample_q (sampled operator) or a smaller k"
+            f"entries and needs about {need / 1e9:.3g} GB; max_bytes allows "
+            f"{max_bytes / 1e9:.3g} GB; use subsample_q (sampled operator) or a smaller k"
         )
     K = np.ones((S_g, 1, 1))
     prev = CountSpace(0, L)
