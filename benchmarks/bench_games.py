@@ -1,5 +1,9 @@
 """Benchmarks of rlcourse.games (prints figures; run: python benchmarks/bench_games.py).
 
+0. AgA training on the two-player public goods game (10 000 initialisations x 100 steps):
+   ``train`` against a minimal NumPy loop written below for this game alone (closed-form
+   derivatives, no validation, no divergence guard), keeping every step or only the final
+   point; same numbers to 1e-12, ratio measured in the same run.
 1. 10 000 initialisations x 100 steps of AgA on the two-player public goods game: wall time
    of one batched ``train`` call, and the ratio to looping over initialisations in Python
    (same functions on one ``(d,)`` vector at a time), measured in the same run. The loop is
@@ -40,6 +44,67 @@ def best_of(fn, repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def minimal_aga_public_goods(
+    w0: np.ndarray, lr: float, steps: int, lam: float, p: float, keep_trajectory: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """AgA on the public goods game ``f_i(a) = a_i - 1 - (p/n) sum_j a_j``, ``a = sigma(w)``,
+    written out: ``f_ii = 1 - p/n``, ``f_c,k = 1 - p``, ``f_c'' = 0``, so ``xi = f_ii sigma'``,
+    ``xi_c = f_c sigma'``, ``grad H_c = f_c sigma'' xi_c``. Returns ``(w, rewards)`` for every
+    step (or the start and the end)."""
+    n = w0.shape[1]
+    own, col = 1.0 - p / n, 1.0 - p
+    w = w0.copy()
+    W = np.empty((steps + 1 if keep_trajectory else 2, *w.shape))
+    W[0] = w
+    for t in range(steps):
+        s = 1.0 / (1.0 + np.exp(-w))
+        ds = s * (1.0 - s)
+        xi_c = col * ds
+        g = col * ds * (1.0 - 2.0 * s) * xi_c
+        xi = own * ds
+        prod = (xi_c * g).sum(-1) * ((xi * g).sum(-1) + (g * g).sum(-1))
+        w = w - lr * (xi_c + np.where(prod >= 0, lam, -lam)[:, None] * (xi + g))
+        if keep_trajectory:
+            W[t + 1] = w
+    W[-1] = w
+    a = 1.0 / (1.0 + np.exp(-W))
+    return W, 1.0 - a + (p / n) * a.sum(-1, keepdims=True)
+
+
+def bench_minimal(n_init: int, steps: int, reps: int) -> None:
+    game = G.public_goods()
+    w0 = np.random.default_rng(0).uniform(-1, 1, (n_init, 2))
+    lr, lam = 1.0, 1.0
+    print(f"AgA on public goods, {n_init} initialisations x {steps} steps (best of {reps})")
+    print(f"{'kept':>10} {'train s':>8} {'minimal loop s':>14} {'ratio':>6} {'max |diff|':>10}")
+    for keep in ("trajectory", "final"):
+        tr = G.train(game, "aga", w0, lr=lr, steps=steps, lam=lam, keep=keep)
+        W, r = minimal_aga_public_goods(w0, lr, steps, lam, game.p, keep == "trajectory")
+        diff = max(np.abs(tr.w - W).max(), np.abs(tr.rewards - r).max())
+        assert diff <= 1e-12, diff
+        t_train = best_of(
+            lambda keep=keep: G.train(game, "aga", w0, lr=lr, steps=steps, lam=lam, keep=keep),
+            reps,
+        )
+        t_min = best_of(
+            lambda keep=keep: minimal_aga_public_goods(
+                w0, lr, steps, lam, game.p, keep == "trajectory"
+            ),
+            reps,
+        )
+        print(f"{keep:>10} {t_train:>8.4f} {t_min:>14.4f} {t_train / t_min:>6.2f} {diff:>10.1e}")
+    # the same runs through the generic per-step methods.aga (validation, per-player Hessians)
+    w, t0 = w0.copy(), time.perf_counter()
+    for _ in range(steps):
+        w = w - lr * G.aga(game, w, lam=lam)
+    t_generic = time.perf_counter() - t0
+    tr = G.train(game, "aga", w0, lr=lr, steps=steps, lam=lam, keep="final")
+    print(
+        f"  generic loop over methods.aga: {t_generic:.4f} s, same end point to "
+        f"{np.abs(tr.w[-1] - w).max():.1e}\n"
+    )
 
 
 def bench_batched_vs_loop(n_init: int, steps: int, n_loop: int) -> None:
@@ -142,12 +207,18 @@ def bench_hessian_cost(n: int, batch: int, hvp_batch: int, reps: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only-minimal", action="store_true", help="only part 0")
     args = parser.parse_args()
+    if args.only_minimal:
+        bench_minimal(n_init=10_000, steps=100, reps=7)
+        return
     if args.quick:
+        bench_minimal(n_init=10_000, steps=100, reps=3)
         bench_batched_vs_loop(n_init=1000, steps=100, n_loop=20)
         bench_per_step(batch=200, reps=3)
         bench_hessian_cost(n=100, batch=4, hvp_batch=500, reps=3)
     else:
+        bench_minimal(n_init=10_000, steps=100, reps=7)
         bench_batched_vs_loop(n_init=10_000, steps=100, n_loop=200)
         bench_per_step(batch=1000, reps=5)
         bench_hessian_cost(n=100, batch=16, hvp_batch=2000, reps=5)

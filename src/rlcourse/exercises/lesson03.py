@@ -108,8 +108,9 @@ q1 = Exercise(
         "    return (x_next[..., None] == np.arange(L)).sum(axis=-2)   # (R, m, L)\n"
         "```\n"
         "Each sample is one draw of Σ_x Multinomial(c[x], P_l[x, s_g, ·]). The library's "
-        "`sample_next_counts` does the same for every (s_g, c) of a count space, then sorts and "
-        "ranks the k next states directly (no (…, L) count array)."
+        "`sample_next_counts` draws the same law for every (s_g, c) of a count space — moving "
+        "the k agents, or for large k splitting each occupied state's agents by conditional "
+        "binomials — and returns the ranks of the next count vectors."
     ),
     broken=[_q1_one_uniform_per_sample, _q1_states_not_counts, _q1_pooled_samples],
 )

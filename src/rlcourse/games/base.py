@@ -92,6 +92,15 @@ class Game:
         """Inverse of ``actions`` (used by plots to put a grid in action space)."""
         return a
 
+    def _aga_terms(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(xi, xi_c, grad H_c = H_c xi_c)`` at validated ``w``, each ``(..., d)``: what AgA
+        needs, for the trainer. This generic version goes through every player's gradient
+        and Hessian; subclasses compute the three directly."""
+        G, Hs = self._grads(w), self._hessians(w)
+        xi = G[..., self.owner, np.arange(self.dim)]
+        xi_c = G.sum(axis=-2)
+        return xi, xi_c, np.einsum("...km,...k->...m", Hs.sum(axis=-3), xi_c)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: n_players={self.n_players}, d={self.dim}>"
 
@@ -144,6 +153,18 @@ class QuadraticGame(Game):
     def _hessians(self, w: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.Q, w.shape[:-1] + self.Q.shape).copy()
 
+    def _aga_terms(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``xi = w Q_xi^T + b_xi`` (rows ``Q_xi[k] = Q_{owner[k]}[k]``), ``xi_c = w H_c + b_c``
+        with the constant ``H_c = sum_i Q_i``, ``b_c = sum_i b_i``; ``grad H_c = xi_c H_c``."""
+        cached = self.__dict__.get("_aga_consts")
+        if cached is None:
+            k = np.arange(self.dim)
+            cached = (self.Q[self.owner, k].T, self.b[self.owner, k], self.Q.sum(0), self.b.sum(0))
+            self.__dict__["_aga_consts"] = cached
+        Q_xi_T, b_xi, H_c, b_c = cached
+        xi_c = w @ H_c + b_c
+        return w @ Q_xi_T + b_xi, xi_c, xi_c @ H_c
+
 
 class SigmoidGame(Game):
     """A game played in actions ``a = sigma(w)`` (one parameter per player).
@@ -193,3 +214,37 @@ class SigmoidGame(Game):
         k = np.arange(self.dim)
         H[..., k, k] += diag
         return H
+
+    def _aga_terms(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One sigmoid, no per-player Hessians: with ``f_c = sum_i f_i``,
+        ``xi_k = f_kk sigma'_k``, ``xi_c,k = f_c,k sigma'_k`` and
+        ``grad H_c = sigma' * (f_c'' (sigma' * xi_c)) + f_c' sigma'' xi_c``."""
+        s = sigmoid(w)
+        ds = s * (1.0 - s)
+        d2s = ds * (1.0 - 2.0 * s)
+        df = self._df(s)
+        dfc = _sum_over_players(df, -2)  # d f_c / d a_k
+        xi = np.diagonal(df, axis1=-2, axis2=-1) * ds
+        xi_c = dfc * ds
+        grad_Hc = ds * _matvec(_sum_over_players(self._d2f(s), -3), ds * xi_c) + dfc * d2s * xi_c
+        return xi, xi_c, grad_Hc
+
+
+def _sum_over_players(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x.sum(axis)`` for ``axis`` the (negative) player axis of a derivative whose last
+    ``-axis`` axes are per-game; summed once and broadcast when ``x`` is a view broadcast over
+    its batch axes (a derivative that does not depend on ``w``)."""
+    n_batch = x.ndim + axis
+    if n_batch > 0 and all(st == 0 for st in x.strides[:n_batch]):
+        core = x[(0,) * n_batch].sum(axis=axis)
+        return np.broadcast_to(core, x.shape[:n_batch] + core.shape)
+    return x.sum(axis=axis)
+
+
+def _matvec(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``M v`` over the last axes, ``M: (..., d, d)``, ``v: (..., d)``; a single matrix
+    product when ``M`` is broadcast over the batch (``M`` symmetric)."""
+    n_batch = M.ndim - 2
+    if n_batch > 0 and all(st == 0 for st in M.strides[:n_batch]):
+        return v @ M[(0,) * n_batch].T
+    return np.einsum("...km,...m->...k", M, v)

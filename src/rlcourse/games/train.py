@@ -11,7 +11,15 @@ import numpy as np
 
 from rlcourse._validate import check_int, check_positive
 from rlcourse.games.base import Game, check_w
-from rlcourse.games.methods import Method, get_method
+from rlcourse.games.methods import (
+    Method,
+    _real,
+    aga,
+    aga_exact_sign,
+    aga_sign,
+    exact_alignment_sign,
+    get_method,
+)
 
 __all__ = ["Trajectory", "train"]
 
@@ -23,6 +31,9 @@ class Trajectory:
     ``w``, ``actions``: ``(steps+1, batch, d)``; ``rewards``: ``(steps+1, batch, n)``;
     ``diverged``: ``(batch,)`` bool; ``diverged_at``: ``(batch,)`` the step whose update was
     non-finite or exploded (``-1``: never). A diverged run is frozen at its last good ``w``.
+    With ``keep="final"`` only the start and the end are kept: ``w[0]`` is ``w0``, ``w[1]``
+    the point after the last step (shape ``(2, batch, d)``), and ``n_steps`` says how many
+    steps were run.
     """
 
     w: np.ndarray
@@ -34,11 +45,13 @@ class Trajectory:
     lr: float
     params: dict[str, Any] = field(default_factory=dict)
     game: str = ""
+    keep: str = "trajectory"
+    n_steps: int | None = None
 
     @property
     def steps(self) -> int:
         """Number of update steps."""
-        return self.w.shape[0] - 1
+        return self.w.shape[0] - 1 if self.n_steps is None else self.n_steps
 
     @property
     def social_welfare(self) -> np.ndarray:
@@ -65,6 +78,7 @@ def train(
     steps: int,
     blowup: float = 1e6,
     project: Callable[[np.ndarray], np.ndarray] | None = None,
+    keep: str = "trajectory",
     **params: Any,
 ) -> Trajectory:
     """Run ``w_{t+1} = w_t - lr * direction(game, w_t, **params)`` for every row of ``w0``.
@@ -75,11 +89,14 @@ def train(
     flagged in ``diverged`` and frozen at its last good ``w`` (the batch never sees a NaN).
     ``project``: optional map ``(batch, d) -> (batch, d)`` applied after every step (projected
     gradient descent), e.g. ``lambda w: np.maximum(w, 0.0)`` to keep quantities ``q >= 0``.
+    ``keep="final"`` stores only ``w0`` and the last point instead of every step.
     """
     name, fn = get_method(method)
     lr = check_positive("lr", lr)
     steps = check_int("steps", steps, low=0)
     blowup = check_positive("blowup", blowup)
+    if keep not in ("trajectory", "final"):
+        raise ValueError(f"keep: expected 'trajectory' or 'final', got {keep!r}")
     w = check_w(game, w0, "w0")
     if w.ndim == 1:
         w = w[None, :]
@@ -97,25 +114,32 @@ def train(
         raise ValueError(f"w0: expected entries below blowup={blowup:g} in absolute value")
 
     B, d = w.shape
-    W = np.empty((steps + 1, B, d))
+    direction = _direction(game, name, fn, params)
+    W = np.empty((steps + 1 if keep == "trajectory" else 2, B, d))
     W[0] = w
     diverged = np.zeros(B, dtype=bool)
     diverged_at = np.full(B, -1)
-    for t in range(steps):
-        with np.errstate(all="ignore"):
-            w_new = w - lr * fn(game, w, **params)
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            w_new = w - lr * direction(w)
             if project is not None:
                 w_new = np.asarray(project(w_new), dtype=float)
                 if w_new.shape != (B, d):
                     raise ValueError(
                         f"project: expected it to return shape {(B, d)}, got {w_new.shape}"
                     )
-            bad = ~np.isfinite(w_new).all(axis=-1) | (np.abs(w_new).max(axis=-1) > blowup)
-        bad &= ~diverged
-        diverged_at[bad] = t + 1
-        diverged |= bad
-        w = np.where(diverged[:, None], w, w_new)
-        W[t + 1] = w
+            # one scalar test for the whole batch (NaN fails it too); rows only when it fails
+            if diverged.any() or not np.abs(w_new).max() <= blowup:
+                bad = ~np.isfinite(w_new).all(axis=-1) | (np.abs(w_new).max(axis=-1) > blowup)
+                bad &= ~diverged
+                diverged_at[bad] = t + 1
+                diverged |= bad
+                w_new = np.where(diverged[:, None], w, w_new)
+            w = w_new
+            if keep == "trajectory":
+                W[t + 1] = w
+    if keep == "final":
+        W[1] = w
     return Trajectory(
         w=W,
         actions=game._actions(W),
@@ -126,4 +150,23 @@ def train(
         lr=lr,
         params=dict(params),
         game=game.name,
+        keep=keep,
+        n_steps=steps,
     )
+
+
+def _direction(game: Game, name: str, fn: Method, params: dict[str, Any]):
+    """``w -> direction`` for the loop: AgA straight from the game's ``(xi, xi_c, grad H_c)``
+    (:meth:`Game._aga_terms`, one sigmoid, no per-player Hessians, no per-step validation);
+    any other method through its function."""
+    if fn is aga or fn is aga_exact_sign:
+        lam = abs(_real("lam", params.get("lam", 1.0)))
+        sign_of = exact_alignment_sign if fn is aga_exact_sign else aga_sign
+
+        def step(w: np.ndarray) -> np.ndarray:
+            xi, xi_c, grad_Hc = game._aga_terms(w)
+            s = sign_of(xi, xi_c, grad_Hc)  # the same rule as methods.aga_direction
+            return xi_c + (lam * s)[..., None] * (xi + grad_Hc)
+
+        return step
+    return lambda w: fn(game, w, **params)

@@ -58,7 +58,7 @@ class PublicGoods(SigmoidGame):
 
     def _d2f(self, a: np.ndarray) -> np.ndarray:
         n = self.n_players
-        return np.zeros(a.shape[:-1] + (n, n, n))
+        return np.broadcast_to(np.zeros((n, n, n)), a.shape[:-1] + (n, n, n))
 
 
 class MatrixGame(SigmoidGame):

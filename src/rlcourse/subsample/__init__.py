@@ -2,7 +2,8 @@
 
 Modules: :mod:`.model` (the global-local MDP and its batched simulator), :mod:`.envs`,
 :mod:`.counts` (count spaces and ranking), :mod:`.planning` (exact mean-field VI, brute force,
-SUBSAMPLE-Q), :mod:`.execution` (Algorithm 2, evaluation, sampling bound),
+SUBSAMPLE-Q; its fast sampler and sweep live in :mod:`._kernel`), :mod:`.execution`
+(Algorithm 2, evaluation, sampling bound),
 :mod:`.experiments` (the end-to-end pipeline is :mod:`rlcourse.reproduce.subsample`).
 """
 

@@ -87,18 +87,19 @@ def counts_from_states(states: np.ndarray, L: int) -> np.ndarray:
     return c.reshape(*lead, L)
 
 
-def _enumerate_sorted(k: int, L: int) -> np.ndarray:
-    """All non-decreasing tuples of length k over range(L), built one position at a time."""
-    seqs = np.zeros((1, 0), dtype=np.int16)
-    last = np.zeros(1, dtype=np.int64)
-    for _ in range(k):  # k positions; each row branches into its admissible next values
-        reps = L - last
-        parent = np.repeat(np.arange(len(seqs)), reps)
-        start = np.repeat(np.cumsum(reps) - reps, reps)
-        value = last[parent] + (np.arange(len(parent)) - start)
-        seqs = np.concatenate([seqs[parent], value[:, None].astype(np.int16)], axis=1)
-        last = value
-    return seqs
+def _enumerate_counts(k: int, L: int) -> np.ndarray:
+    """All count vectors of k agents over L states in rank order (``(N, L)`` int16): ordered
+    by ``c[L-1]``, then ``c[L-2]``, ..., ascending; built one state at a time from the top."""
+    cols: list[np.ndarray] = []
+    rest = np.array([k], dtype=np.int64)  # agents not yet placed, per partial vector
+    for _ in range(L - 1):  # states L-1 .. 1; each partial vector branches into 0..rest
+        reps = rest + 1
+        parent = np.repeat(np.arange(len(rest)), reps)
+        value = np.arange(len(parent)) - np.repeat(np.cumsum(reps) - reps, reps)
+        cols = [col[parent] for col in cols] + [value.astype(np.int16)]
+        rest = rest[parent] - value
+    cols.append(rest.astype(np.int16))  # state 0 takes the rest
+    return np.stack(cols[::-1], axis=1)
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,7 @@ class CountSpace:
         """``(size, k)`` sorted agent states of each count vector (int16), in rank order."""
         cached = self.__dict__.get("_agents")
         if cached is None:
-            seqs = _enumerate_sorted(self.k, self.L)
-            cached = np.empty_like(seqs)
-            cached[rank_sorted_states(seqs, self.table)] = seqs
+            cached = expand_counts(self.counts)
             cached.setflags(write=False)
             self.__dict__["_agents"] = cached
         return cached
@@ -147,7 +146,7 @@ class CountSpace:
         """``(size, L)`` count vectors in rank order (int16)."""
         cached = self.__dict__.get("_counts")
         if cached is None:
-            cached = counts_from_states(self.agents, self.L).astype(np.int16)
+            cached = _enumerate_counts(self.k, self.L)
             cached.setflags(write=False)
             self.__dict__["_counts"] = cached
         return cached

@@ -12,14 +12,14 @@ Q-functions live on ``(s_g, c, a_g)`` with ``c`` a count vector of k agents
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from math import comb
 
 import numpy as np
 
 from rlcourse._validate import as_array, check_int, check_open_interval, check_positive, make_rng
+from rlcourse.subsample import _kernel
+from rlcourse.subsample._kernel import InverseCDF as _InverseCDF  # noqa: F401 (tests use it)
 from rlcourse.subsample.counts import CountSpace, counts_from_states
 from rlcourse.subsample.model import GlobalLocalMDP, sample_categorical
 
@@ -41,10 +41,6 @@ __all__ = [
     "subsample_q",
     "subsystem_reward",
 ]
-
-CHUNK_ROWS = 4096  # rows (s_g, c) per chunk of a sweep
-SMALL_SWEEP = 100_000  # entries × samples below which the plain gather is used
-SAMPLE_ROWS = 16384  # rows per chunk of the next-count sampler (one child stream each)
 
 
 @dataclass(frozen=True)
@@ -132,14 +128,14 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
     if need > max_bytes:
         raise ValueError(
             f"k: the exact next-count kernel for k={k}, L={L} has |S_g| N^2 = {S_g}*{N}^2 "
-            f"entries ({need / 1e9:.3g} GB > max_bytes={max_bytes / 1e9:.3g} GB); "
-            "use subsample_q (sampled operator) or a smaller k"
+            f"entries and needs about {need / 1e9:.3g} GB; max_bytes allows "
+            f"{max_bytes / 1e9:.3g} GB; use subsample_q (sampled operator) or a smaller k"
         )
     K = np.ones((S_g, 1, 1))
     prev = CountSpace(0, L)
     for j in range(1, k + 1):  # one agent more per level
         space = CountSpace(j, L)
-        x = space.agents[:, 0].astype(np.intp)  # smallest occupied state of each c
+        x = (space.counts > 0).argmax(axis=1)  # smallest occupied state of each c
         parent = prev.index(space.counts - np.eye(L, dtype=np.int64)[x])  # index of c - e_x
         K_parent = K[:, parent, :]  # (S_g, N_j, N_{j-1}): K_{j-1}[c - e_x, c']
         w = P_l[x].transpose(1, 0, 2)[:, :, :, None]  # (S_g, N_j, L, 1): P_l[x, s_g, y]
@@ -217,50 +213,6 @@ def next_counts_from_uniforms(
     return counts_from_states(x_next, P_l.shape[0])
 
 
-class _InverseCDF:
-    """Exact inverse-CDF sampling ``x = #{j : F[row, j] <= u}`` for float32 uniforms, in O(1)
-    per draw: a guide table gives ``x`` at the left edge of u's bin (G bins), then a few
-    vectorised corrections jump over the CDF values inside the bin."""
-
-    G = 4096
-
-    def __init__(self, cdf: np.ndarray) -> None:
-        F = cdf.reshape(-1, cdf.shape[-1]).astype(np.float32)
-        F[:, -1] = 1.0
-        rows, K = F.shape
-        edges = (np.arange(self.G, dtype=np.float32) / self.G)[None, :, None]
-        self.guide = (F[:, None, :] <= edges).sum(axis=2).astype(np.int16).ravel()
-        # jump[r, x]: first state whose CDF value exceeds F[r, x] (skips zero-probability states)
-        later = F[:, None, :] > F[:, :, None]  # (r, x, j)
-        self.jump = np.where(later.any(axis=2), later.argmax(axis=2), K - 1).astype(np.int16)
-        self.jump = self.jump.ravel()
-        self.F = F.ravel()
-        self.K = K
-        inside = (F * self.G) % 1 != 0  # values strictly inside a bin
-        binid = np.floor(F * self.G).astype(np.int64) + self.G * np.arange(rows)[:, None]
-        keys = np.unique(np.stack([binid[inside], F[inside].view(np.int32)], 1), axis=0)
-        self.n_corr = int(np.bincount(keys[:, 0]).max()) if len(keys) else 0
-
-    def __call__(self, row: np.ndarray, u: np.ndarray) -> np.ndarray:
-        base = row * self.K
-        x = self.guide[row * self.G + (u * self.G).astype(np.int32)]
-        for _ in range(self.n_corr):  # at most a couple of corrections
-            at = base + x
-            x = np.where(self.F[at] <= u, self.jump[at], x)
-        return x
-
-
-def _sorting_network(k: int) -> list[tuple[int, int]]:
-    """Comparator pairs of odd-even transposition sort on k slots."""
-    return [(i, i + 1) for r in range(k) for i in range(r % 2, k - 1, 2)]
-
-
-def _workers(workers: int | None) -> int:
-    if workers is None:
-        return max(1, min(4, os.cpu_count() or 1))
-    return check_int("workers", workers, low=1)
-
-
 def sample_next_counts(
     mdp: GlobalLocalMDP,
     space: CountSpace,
@@ -268,48 +220,55 @@ def sample_next_counts(
     rng: np.random.Generator | int,
     *,
     workers: int | None = None,
+    method: str | None = None,
 ) -> np.ndarray:
     """m next-count samples per ``(s_g, c)``: ``next_c[s_g, i, j] = index(c^j)`` with
     ``c^j = Σ_x Multinomial(c[x], P_l[x, s_g, .])`` for ``c = space.counts[i]`` (int32,
-    shape ``(S_g, N, m)``). Shared by every ``a_g`` (local moves ignore the action).
+    shape ``(S_g, N, m)``, stored sample-major). Shared by every ``a_g`` (local moves ignore
+    the action).
 
-    Each count vector is expanded to its k agents (``space.agents``); each agent draws its
-    next state by inverse CDF on a float32 uniform; the k next states are sorted and ranked
-    with the binomial table (``Σ_i C(x_(i)' + i, i + 1)``). Chunks of rows use child streams
-    ``rng.spawn``, so the result does not depend on ``workers``.
+    Two exact ways to draw ``c^j``, chosen by cost (``method=None``) or by name:
+
+    * ``"binomial"``: for each occupied state x, its ``c[x]`` agents split over the next
+      states y one conditional binomial at a time,
+      ``n_y ~ Binomial(c[x] − Σ_{z<y} n_z, P_l[x, s_g, y] / Σ_{z>=y} P_l[x, s_g, z])``
+      — a cost per sample independent of k (large k, small L);
+    * ``"agents"``: each of the k agents draws its next state by inverse CDF on a float32
+      uniform and the next states are counted — a cost per sample linear in k (small k,
+      large L).
+
+    Chunks of rows use child streams ``rng.spawn``, so the result does not depend on
+    ``workers``.
     """
     _check_mdp(mdp)
     if not isinstance(space, CountSpace) or space.L != mdp.L:
         raise ValueError(f"space: expected a CountSpace with L={mdp.L}, got {space!r}")
     m = check_int("m", m, low=1)
     rng = make_rng(rng)
-    S_g, N, k = mdp.n_global, space.size, space.k
-    agents = space.agents
-    sampler = _InverseCDF(mdp.cdf_l)  # rows x * S_g + s_g
-    network = _sorting_network(k)
-    i = np.arange(k)
-    col_tables = [np.ascontiguousarray(space.table[:, j + 1]) for j in i]
-    next_c = np.empty((S_g * N, m), dtype=np.int32)
-    starts = range(0, S_g * N, SAMPLE_ROWS)
-    streams = rng.spawn(len(starts))
+    if method is None:
+        method = _kernel.sampler_method(mdp.P_l, space.k)
+    if method not in ("binomial", "agents"):
+        raise ValueError(f"method: expected 'binomial', 'agents' or None, got {method!r}")
+    if space.k == 0:
+        return np.zeros((mdp.n_global, 1, m), dtype=np.int32)
+    ranks = _kernel.next_count_ranks(
+        mdp.P_l,
+        mdp.cdf_l,
+        space.counts,
+        space.table,
+        mdp.n_global,
+        m,
+        rng,
+        _workers(workers),
+        method,
+    )
+    return ranks.transpose(0, 2, 1)
 
-    def work(job: tuple[int, np.random.Generator]) -> None:
-        lo, g = job
-        hi = min(lo + SAMPLE_ROWS, S_g * N)
-        s = np.arange(lo, hi) // N  # s_g of each row
-        a = agents[np.arange(lo, hi) % N]  # (B, k)
-        row = (a.T.astype(np.int32) * S_g + s.astype(np.int32))[:, :, None]  # (k, B, 1)
-        u = g.random((k, hi - lo, m), dtype=np.float32)
-        x = list(sampler(row, u))  # k arrays (B, m) of next states
-        for p, q in network:  # sort the k next states of every sample
-            x[p], x[q] = np.minimum(x[p], x[q]), np.maximum(x[p], x[q])
-        rank = np.zeros((hi - lo, m), dtype=np.int64)
-        for j in i:  # rank = Σ_i C(x_(i)' + i, i + 1)
-            rank += col_tables[j][x[j] + j]
-        next_c[lo:hi] = rank
 
-    _run(work, list(zip(starts, streams, strict=True)), _workers(workers))
-    return next_c.reshape(S_g, N, m)
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        return _kernel.workers_for(None)
+    return check_int("workers", workers, low=1)
 
 
 def sample_next_globals(
@@ -327,23 +286,15 @@ def sample_next_globals(
     if np.all(mdp.P_g.max(axis=2) == 1.0):
         target = mdp.P_g.argmax(axis=2).astype(dtype)
         return np.broadcast_to(target[:, None, :, None], (S_g, N, A, m))
-    sampler = _InverseCDF(mdp.cdf_g)  # rows s_g * A + a_g
+    sampler = _kernel.InverseCDF(mdp.cdf_g)  # rows s_g * A + a_g
     row = (np.arange(S_g)[:, None] * A + np.arange(A)).astype(np.int32)[:, None, :, None]
     out = np.empty((S_g, N, A, m), dtype=dtype)
-    for lo in range(0, N, CHUNK_ROWS):  # chunks over count vectors
-        hi = min(lo + CHUNK_ROWS, N)
+    B = _kernel.global_chunk_rows(S_g, A, m)
+    for lo in range(0, N, B):  # chunks over count vectors
+        hi = min(lo + B, N)
         u = rng.random((S_g, hi - lo, A, m), dtype=np.float32)
         out[:, lo:hi] = sampler(row, u)
     return out
-
-
-def _run(work, jobs: list, workers: int) -> None:
-    if workers == 1 or len(jobs) < 8:  # small problems: threads cost more than they save
-        for job in jobs:
-            work(job)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, jobs))
 
 
 # ----------------------------------------------------------------------------- SUBSAMPLE-Q
@@ -356,7 +307,6 @@ def sampled_bellman_update(
     next_c: np.ndarray,
     gamma: float,
     *,
-    workers: int | None = None,
     check: bool = True,
     value_dtype: type = np.float64,
 ) -> np.ndarray:
@@ -366,103 +316,15 @@ def sampled_bellman_update(
 
     ``Q, r_k: (S_g, N, A)``; ``next_g[s_g, c, a_g, j]`` = index of ``s_g^j``;
     ``next_c[s_g, c, j]`` = index of ``c^j`` (shared by the actions). Returns ``Q_{t+1}``.
-
-    The sweep is a random gather, bound by memory latency, so ``V = max_a' Q_t`` is stored
-    once per sweep as rows ``V[s_g', c']`` of ``value_dtype``: float64 (default) is exact;
-    ``np.float32`` halves the table the gather reads (the sum over j is still accumulated in
-    float64; values then agree to ~1e-7 relative). When the global move is
-    deterministic (``next_g`` a broadcast view, as :func:`sample_next_globals` returns) the
-    samples of one ``(s_g, a_g)`` all read the single row ``V[s_g'(s_g, a_g)]`` (``N`` floats,
-    cache-sized for N up to a few million), once per distinct ``s_g'``; otherwise the flat
-    index ``s_g^j N + c^j`` is gathered. Rows are processed in chunks (threads).
+    ``value_dtype=np.float32`` stores ``V = max_a' Q_t`` in single precision (the mean over j
+    is still taken in float64). :func:`subsample_q` runs the same update through the threaded
+    kernel ``rlcourse.subsample._kernel.bellman_sweep`` (equal numbers, tested).
     """
     if check:
         _check_update_args(Q, r_k, next_g, next_c, gamma)
-    S_g, N, A = Q.shape
-    m = next_c.shape[-1]
-    if S_g * N * A * m <= SMALL_SWEEP:  # the equation as it reads; fastest for small tables
-        V = Q.max(axis=2).astype(value_dtype)  # V(s_g', c') = max_a' Q_t(s_g', c', a')
-        EV = V[next_g, next_c[:, :, None, :]].mean(axis=-1, dtype=np.float64)  # (S_g, N, A)
-        return r_k + gamma * EV
-    targets = _deterministic_targets(next_g)
-    out = np.empty_like(r_k)
-    scale = gamma / m
-    workers = _workers(workers)
-    V = np.empty((S_g, N), dtype=value_dtype)  # V[s_g', c'] = max_a' Q_t(s_g', c', a')
-    V_flat = V.ravel()
-    if targets is not None:
-        rows = [np.unique(t, return_inverse=True) for t in targets]  # distinct s_g' per s_g
-        # W[s][c', i] = V[uniq_i, c']: the values one sample of s_g can need, side by side,
-        # read as one item of width·itemsize bytes (one gather per sample, not one per s_g')
-        W = [_side_by_side(len(uniq), N, V.dtype) for uniq, _ in rows]
-
-    def fill(lo: int) -> None:  # V (and W) for the count vectors lo:hi
-        hi = min(lo + 16 * CHUNK_ROWS, N)
-        V[:, lo:hi] = _max_over_actions(Q[:, lo:hi])
-        if targets is not None:
-            for (uniq, _), (_, both) in zip(rows, W, strict=True):  # |S_g| tables
-                both[lo:hi, : len(uniq)] = V[uniq, lo:hi].T
-
-    _run(fill, list(range(0, N, 16 * CHUNK_ROWS)), workers)
-    jobs = [(s, lo) for s in range(S_g) for lo in range(0, N, CHUNK_ROWS)]
-
-    if targets is not None:
-
-        def work(job: tuple[int, int]) -> None:
-            s, lo = job
-            hi = min(lo + CHUNK_ROWS, N)
-            idx = next_c[s, lo:hi].T  # (m, B): the sum over j runs down columns (fast)
-            uniq, inv = rows[s]
-            items, both = W[s]
-            width = both.shape[1]
-            G = np.take(items, idx).view(V.dtype).reshape(m, hi - lo, width)
-            EV = np.sum(G, axis=0, dtype=np.float64)  # (B, width)
-            np.multiply(EV[:, inv], scale, out=out[s, lo:hi])
-            out[s, lo:hi] += r_k[s, lo:hi]
-
-    else:
-
-        def work(job: tuple[int, int]) -> None:
-            s, lo = job
-            hi = min(lo + CHUNK_ROWS, N)
-            g = next_g[s, lo:hi].transpose(1, 2, 0).astype(np.int32)  # (A, m, B)
-            flat = g * N + next_c[s, lo:hi].T  # index of (s_g^j, c^j) in V, (A, m, B)
-            EV = np.sum(V_flat[flat], axis=1, dtype=np.float64)  # (A, B)
-            out[s, lo:hi] = r_k[s, lo:hi] + scale * EV.T
-
-    _run(work, jobs, workers)
-    return out
-
-
-def _side_by_side(D: int, N: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """A zero ``(N, width)`` table ``both`` (width = D rounded up to a power of two) and the
-    same memory as ``items[N]``, one item of ``width * itemsize`` bytes per row, so that a
-    single gather fetches the D values a sample needs (filled in by the caller)."""
-    size = np.dtype(dtype).itemsize
-    width = 1 << (D - 1).bit_length()
-    if width * size > 16:  # no wider NumPy scalar: one structured item
-        item = np.dtype((np.void, width * size))
-    else:
-        item = {4: np.float32, 8: np.float64, 16: np.complex128}[width * size]
-    both = np.zeros((N, width), dtype=dtype)
-    return both.view(item).reshape(N), both
-
-
-def _max_over_actions(Q: np.ndarray) -> np.ndarray:
-    """``max_a Q[..., a]`` as |A| - 1 element-wise maxima (a reduction over a short last axis
-    is several times slower)."""
-    V = Q[..., 0].copy()
-    for a in range(1, Q.shape[-1]):  # a handful of actions
-        np.maximum(V, Q[..., a], out=V)
-    return V
-
-
-def _deterministic_targets(next_g: np.ndarray) -> np.ndarray | None:
-    """``t[s_g, a_g]`` when ``next_g`` is a view broadcast over count vectors and samples
-    (a deterministic global move), else None."""
-    if next_g.strides[1] == 0 and next_g.strides[3] == 0:
-        return np.asarray(next_g[:, 0, :, 0], dtype=np.intp)
-    return None
+    V = Q.max(axis=2).astype(value_dtype)  # V(s_g', c') = max_a' Q_t(s_g', c', a')
+    V_next = V[next_g, next_c[:, :, None, :]]  # V(s_g^j, c^j): (S_g, N, A, m)
+    return r_k + gamma * V_next.mean(axis=-1, dtype=np.float64)
 
 
 def subsample_q(
@@ -481,7 +343,8 @@ def subsample_q(
     ``(s_g, c, a_g)`` once, then run T sweeps of :func:`sampled_bellman_update` from
     ``Q_0 = 0`` (stopping early when ``||Q_{t+1} - Q_t||_∞ <= tol`` if ``tol`` is given).
     ``value_dtype=np.float32`` stores the per-sweep value table in single precision (faster
-    on large k; Q agrees with the default to ~1e-7 relative)."""
+    on large k; Q agrees with the default to ~1e-7 relative). Refuses, before allocating
+    anything large, when :func:`estimate_bytes` exceeds ``max_bytes``."""
     _check_mdp(mdp)
     k = check_int("k", k, low=1)
     m = check_int("m", m, low=1)
@@ -491,40 +354,107 @@ def subsample_q(
         tol = check_positive("tol", tol)
     if np.dtype(value_dtype) not in (np.float32, np.float64):
         raise ValueError(f"value_dtype: expected np.float32 or np.float64, got {value_dtype!r}")
+    max_bytes = check_positive("max_bytes", max_bytes)
+    workers = _workers(workers)
     S_g, A, L = mdp.n_global, mdp.n_actions, mdp.L
     N = comb(k + L - 1, L - 1)
-    need = estimate_bytes(S_g, A, N, m, deterministic_g=bool(np.all(mdp.P_g.max(axis=2) == 1)))
+    deterministic_g = bool(np.all(mdp.P_g.max(axis=2) == 1))
+    need = estimate_bytes(
+        S_g,
+        A,
+        N,
+        m,
+        deterministic_g=deterministic_g,
+        k=k,
+        L=L,
+        value_dtype=value_dtype,
+        workers=workers,
+        tol=tol is not None,
+        sampler=_kernel.sampler_method(mdp.P_l, k),
+    )
     if need > max_bytes or S_g * N >= 2**31:
         raise ValueError(
-            f"k: SUBSAMPLE-Q with k={k}, L={L}, m={m} needs about {need / 1e9:.3g} GB "
-            f"({S_g}*{N} count states) > max_bytes={max_bytes / 1e9:.3g} GB; lower k or m"
+            f"k: SUBSAMPLE-Q with k={k}, L={L}, m={m} ({S_g}*{N} count states) needs about "
+            f"{need / 1e9:.3g} GB; max_bytes allows {max_bytes / 1e9:.3g} GB; lower k or m"
         )
     space = CountSpace(k, L)
     r_k = subsystem_reward(mdp.r_g, mdp.r_l, space.counts)
     g_rng, c_rng = rng.spawn(2)
-    next_c = sample_next_counts(mdp, space, m, c_rng, workers=workers)
-    # same (S_g, N, m) array, stored as (S_g, m, N) so that a sweep sums over j down columns
-    next_c = np.ascontiguousarray(next_c.transpose(0, 2, 1)).transpose(0, 2, 1)
+    next_c = sample_next_counts(mdp, space, m, c_rng, workers=workers)  # stored sample-major
     next_g = sample_next_globals(mdp, N, m, g_rng)
     Q = r_k.copy()  # Q_1 = r_k: the first sweep from Q_0 = 0 (max_a' Q_0 = 0)
     sweeps = 1
     for _ in range(2, T + 1):
-        Q_new = sampled_bellman_update(
-            Q, r_k, next_g, next_c, mdp.gamma, workers=workers, check=False, value_dtype=value_dtype
+        Q_new = _kernel.bellman_sweep(
+            Q, r_k, next_g, next_c, mdp.gamma, workers=workers, value_dtype=value_dtype
         )
-        done = tol is not None and np.max(np.abs(Q_new - Q)) <= tol
+        done = False
+        if tol is not None:
+            Q -= Q_new  # Q_t is not needed any more: reuse it for the change
+            done = np.max(np.abs(Q, out=Q)) <= tol
         Q, sweeps = Q_new, sweeps + 1
         if done:
             break
     return QResult(Q, space, m, sweeps, "subsample_q")
 
 
-def estimate_bytes(S_g: int, A: int, N: int, m: int, *, deterministic_g: bool = False) -> float:
-    """Approximate peak bytes of :func:`subsample_q`: Q, Q_new, r_k (float64), next_c
-    (int32), next_g (int8, none if P_g is deterministic) and the count tables."""
-    table = 3 * 8.0 * S_g * N * A
-    samples = 4.0 * S_g * N * m + (0 if deterministic_g else 1.0 * S_g * N * A * m)
-    return table + samples + 8.0 * N * S_g + 64.0 * N
+def estimate_bytes(
+    S_g: int,
+    A: int,
+    N: int,
+    m: int,
+    *,
+    deterministic_g: bool = False,
+    k: int | None = None,
+    L: int | None = None,
+    value_dtype: type = np.float64,
+    workers: int | None = None,
+    tol: bool = False,
+    sampler: str | None = None,
+) -> float:
+    """Peak bytes :func:`subsample_q` allocates, the largest of its phases:
+
+    * building the count space: count vectors ``(N, L)`` int16, their enumeration (about 40
+      bytes per vector) and the binomial table ``(k+L) × (max(k, L−1)+1)`` int64;
+    * the reward ``r_k`` (S_g N A float64, via an ``(N, L)`` float copy of the counts);
+    * the sampler: ``next_c`` (S_g N m int32) plus one chunk of temporaries per thread;
+    * ``next_g`` (S_g N A m int8; nothing when ``P_g`` is deterministic);
+    * the sweeps: Q, Q_{t+1}, the value table V, the side-by-side value rows and the chunk
+      temporaries of each thread (see ``_kernel.sweep_bytes``).
+
+    ``k`` and ``L`` (when given) size the count-space tables and the sampler's chunks
+    (``sampler``: the method :func:`sample_next_counts` uses, else the larger of the two);
+    without them the sampler's chunks are bounded by ``24 · AGENT_BUDGET`` bytes per thread.
+    """
+    workers = _kernel.workers_for(workers)
+    table = 8.0 * (k + L) * (max(k, L - 1, 1) + 1) if k is not None and L is not None else 0.0
+    Lc = L if L is not None else 1
+    counts = 2.0 * N * Lc
+    build = counts + 40.0 * N
+    r_k = 8.0 * S_g * N * A
+    reward = 8.0 * N * (Lc + 1 + 2 * S_g) + r_k  # float counts, sums, mean reward
+    next_c = 4.0 * S_g * N * m
+    if k is not None and L is not None:
+        chunk, jobs = 0.0, 0
+        for method in (sampler,) if sampler else ("binomial", "agents"):
+            chunk = max(chunk, _kernel.sampler_chunk_bytes(k, L, N, m, method))
+            jobs = max(jobs, S_g * -(-N // _kernel.sampler_chunk_rows(k, m, method)))
+    else:
+        chunk, jobs = 24.0 * _kernel.AGENT_BUDGET, workers
+    sampling = next_c + _kernel.concurrent(workers, jobs) * chunk
+    next_g = 0.0 if deterministic_g else 1.0 * S_g * N * A * m
+    rows = min(N, _kernel.global_chunk_rows(S_g, A, m))
+    globals_ = next_g + (0.0 if deterministic_g else _kernel.GLOBAL_BYTES * S_g * rows * A * m)
+    sweep = _kernel.sweep_bytes(
+        S_g, N, A, m, deterministic_g=deterministic_g, value_dtype=value_dtype, workers=workers
+    )
+    return table + max(
+        build,
+        counts + reward,
+        counts + r_k + sampling,
+        counts + r_k + next_c + globals_,
+        counts + r_k + next_c + next_g + r_k + sweep,
+    )
 
 
 # ----------------------------------------------------------------------------- s_g-only policies
