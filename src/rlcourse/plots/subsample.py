@@ -148,9 +148,12 @@ def gap_decomposition(results, fig: Figure | None = None) -> Figure:
         ax.set_xticks(ks, [str(k) for k in ks])
     axes[0].set_ylabel("value (discounted reward)")
     axes[3].set_ylabel("value (discounted reward)")
-    for ax in axes[3:]:
+    for ax in axes[2:5]:
         ax.set_xlabel("k (agents sampled)")
-    axes[5].legend(fontsize=8)
+        ax.xaxis.set_tick_params(labelbottom=True)
+    handles, labels = axes[4].get_legend_handles_labels()
+    axes[5].legend(handles, labels, loc="center", title="samples per entry")
+    axes[5].axis("off")
     r0 = results[0]
     T = "fixed point" if r0.T is None else f"T = {r0.T}"
     fig.suptitle(f"n = {r0.n}, {T}: the gap of Algorithm 2 taken apart exactly (no simulation)")

@@ -53,6 +53,7 @@ __all__ = [
     "optimal_on_counts",
     "same_histogram_mismatch",
     "subset_count_law",
+    "uniform_joint_weights",
 ]
 
 SUBSET_MODES = ("fresh", "fixed", "replace")
@@ -278,8 +279,14 @@ class GapDecomposition:
         }
 
 
+def uniform_joint_weights(mdp: GlobalLocalMDP, n: int) -> np.ndarray:
+    """``mu[S_g, N_n]``: the uniform law on the joint states ``S_g × S_l^n`` seen on count
+    vectors, ``mu(s_g, c) = n! / Π_x c[x]! / (|S_g| L^n)`` (sums to 1)."""
+    mdp = _check_mdp(mdp)
+    return _uniform_joint(mdp, CountSpace(check_int("n", n, low=1), mdp.L))
+
+
 def _uniform_joint(mdp: GlobalLocalMDP, space: CountSpace) -> np.ndarray:
-    """Uniform over ``S_g × S_l^n`` seen on count vectors: ``n!/Π c[x]! / L^n`` per c."""
     c = space.counts.astype(np.int64)
     fact = np.array([factorial(v) for v in range(space.k + 1)], dtype=float)
     w = factorial(space.k) / np.prod(fact[c], axis=1) / float(space.L) ** space.k
