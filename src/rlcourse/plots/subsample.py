@@ -45,10 +45,12 @@ def gap_vs_k(result, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("k (agents sampled)")
     ax.set_ylabel("gap V(k=n) − V(k) (discounted reward)")
     _k_ticks(ax, ks)
-    if pos.any():
-        ax.set_title(f"{result.label}:\nthe gap falls with k (slope {result.slope:.2f})")
-    else:
+    if not pos.any():
         ax.set_title(f"{result.label}:\nno gap at any k (π_k plays like the benchmark)")
+    elif np.all(np.abs(gaps) <= 2 * se):
+        ax.set_title(f"{result.label}:\nno gap distinguishable from 0 (±2 s.e.) at any k")
+    else:  # the fitted slope is a summary, not a claim that the gap falls monotonically
+        ax.set_title(f"{result.label}:\ngap against k, fitted log-log slope {result.slope:.2f}")
     ax.legend()
     return fig
 

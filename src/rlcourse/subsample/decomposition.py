@@ -58,6 +58,37 @@ __all__ = [
 
 SUBSET_MODES = ("fresh", "fixed", "replace")
 MAX_STATES = 6000  # dense solves on at most this many (s_g, c) states
+_CACHE: dict[tuple, tuple[GlobalLocalMDP, object]] = {}  # exact results, by (id(mdp), key)
+_CACHE_SIZE = 64
+
+
+def _cached(mdp: GlobalLocalMDP, key: tuple, compute):
+    """Exact results are deterministic: compute once per (mdp object, key). The entry keeps
+    the mdp alive and is used only if it is the same object (ids can be reused)."""
+    hit = _CACHE.get((id(mdp), *key))
+    if hit is not None and hit[0] is mdp:
+        return hit[1]
+    value = compute()
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[(id(mdp), *key)] = (mdp, value)
+    return value
+
+
+def _kernel(mdp: GlobalLocalMDP, k: int) -> np.ndarray:
+    """The exact next-count law ``K_k`` (cached, read-only)."""
+
+    def compute() -> np.ndarray:
+        K = count_kernel(mdp.P_l, k)
+        K.setflags(write=False)
+        return K
+
+    return _cached(mdp, ("kernel", k), compute)
+
+
+def _q_star(mdp: GlobalLocalMDP, k: int):
+    """``Q*_k`` by exact mean-field value iteration to 1e-13 (cached)."""
+    return _cached(mdp, ("q_star", k), lambda: solve_mean_field(mdp, k, tol=1e-13))
 
 
 def _check_mdp(mdp: object) -> GlobalLocalMDP:
@@ -122,7 +153,7 @@ def evaluate_on_counts(
     pi = as_array("pi", pi, shape=(mdp.n_global, space.size, mdp.n_actions), nonnegative=True)
     if not np.allclose(pi.sum(axis=2), 1.0, atol=1e-9):
         raise ValueError("pi: expected action probabilities summing to 1 at every (s_g, c)")
-    K = count_kernel(mdp.P_l, n)
+    K = _kernel(mdp, n)
     return _solve(mdp, pi, _population_reward(mdp, space), K)
 
 
@@ -136,7 +167,14 @@ def optimal_on_counts(
     n = check_int("n", n, low=1)
     space = CountSpace(n, mdp.L)
     _check_size("(s_g, c)", mdp.n_global * space.size, max_states)
-    K = count_kernel(mdp.P_l, n)
+    V, policy = _cached(mdp, ("optimum", n), lambda: _policy_iteration(mdp, n, space))
+    return V.copy(), policy.copy()
+
+
+def _policy_iteration(
+    mdp: GlobalLocalMDP, n: int, space: CountSpace
+) -> tuple[np.ndarray, np.ndarray]:
+    K = _kernel(mdp, n)
     r = _population_reward(mdp, space)
     policy = solve_mean_field(mdp, n).policy
     eye = np.eye(mdp.n_actions)
@@ -200,7 +238,7 @@ def execution_value(
         return evaluate_on_counts(mdp, n, pi, max_states=max_states)
     sk, sr = CountSpace(k, L), CountSpace(n - k, L)
     _check_size("(s_g, c_subset, c_rest)", S_g * sk.size * sr.size, max_states)
-    Kk, Kr = count_kernel(mdp.P_l, k), count_kernel(mdp.P_l, n - k)
+    Kk, Kr = _kernel(mdp, k), _kernel(mdp, n - k)
     # reward r_g(s_g, a) + (1/n) Σ_x (c_Δ[x] + c_rest[x]) r_l(x, s_g), action a = policy_k(s_g, c_Δ)
     loc_k = sk.counts @ mdp.r_l / n  # (N_k, S_g)
     loc_r = sr.counts @ mdp.r_l / n  # (N_r, S_g)
@@ -328,7 +366,7 @@ def decompose_gap(
         if abs(mu.sum() - 1.0) > 1e-9:
             raise ValueError(f"mu: expected weights summing to 1, got a sum of {mu.sum():.6g}")
     seed = int(make_rng(rng).integers(2**62))
-    star_k = solve_mean_field(mdp, k, tol=1e-13)
+    star_k = _q_star(mdp, k)
     if m is None:
         fixed = star_k
         learned = star_k if T is None else _exact_sweeps(mdp, k, T)
@@ -369,7 +407,7 @@ def _exact_sweeps(mdp: GlobalLocalMDP, k: int, T: int):
     from rlcourse.subsample.planning import QResult, mean_field_bellman_update
 
     space = CountSpace(k, mdp.L)
-    K = count_kernel(mdp.P_l, k)
+    K = _kernel(mdp, k)
     r_k = subsystem_reward(mdp.r_g, mdp.r_l, space.counts)
     Q = np.zeros_like(r_k)
     for _ in range(T):  # sweeps
@@ -402,7 +440,7 @@ def same_histogram_mismatch(mdp: GlobalLocalMDP, n: int, k: int) -> SameHistogra
     scaled = sn.counts.astype(np.int64) * k
     match = np.all(scaled % n == 0, axis=1)
     idx_k = sk.index(scaled[match] // n)
-    qn, qk = solve_mean_field(mdp, n, tol=1e-13).q, solve_mean_field(mdp, k, tol=1e-13).q
+    qn, qk = _q_star(mdp, n).q, _q_star(mdp, k).q
     a, b = qn[:, match], qk[:, idx_k]
     return SameHistogramMismatch(
         n=n,
