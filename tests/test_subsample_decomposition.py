@@ -196,3 +196,19 @@ def test_bad_inputs_raise_value_errors_naming_the_argument():
         execution_value(mdp, 3, 1, np.zeros((2, 5), int))
     with pytest.raises(ValueError, match="^pi:"):
         evaluate_on_counts(mdp, 3, np.ones((2, 4, 2)))
+
+
+def test_gap_decomposition_figure_draws_every_part_for_every_m():
+    from rlcourse import plots
+
+    mdp = envs.toy(L=2, gamma=0.8)
+    runs = [decompose_gap(mdp, 3, k, m=m, T=5, rng=0) for k in (1, 2, 3) for m in (2, None)]
+    fig = plots.gap_decomposition(runs)
+    axes = fig.get_axes()
+    titles = [ax.get_title() for ax in axes[:5]]
+    assert titles[:4] == ["mismatch", "sampling", "noise", "truncation"]
+    for ax, name in zip(axes[:4], titles[:4], strict=True):
+        assert len(ax.get_lines()) == 2 + 1  # one line per m, and the zero line
+        ys = ax.get_lines()[1].get_ydata()  # m = ∞
+        want = [getattr(r, name) for r in runs if r.m is None]
+        np.testing.assert_allclose(ys, want)

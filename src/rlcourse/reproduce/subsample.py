@@ -78,8 +78,8 @@ def _gap_table(res: GapResult) -> list[str]:
             if np.isfinite(res.slope)
             else "Fitted slope of log-gap vs log-k: **undefined** (fewer than two positive gaps) "
         )
-        + "(the theory bounds the gap by Õ(k^-1/2) + ε_{k,m}; only k with a positive gap enter "
-        "the fit)",
+        + "(the paper states a bound Õ(k^-1/2) + ε_{k,m} on the gap; only k with a positive "
+        "gap enter the fit)",
         "",
         _time_slope(res.ks, res.learn_seconds),
         "",
