@@ -307,8 +307,12 @@ q3 = Exercise(
     id="q3",
     reference=brute_force_q,
     cases=_q3_cases,
-    compare=allclose(rtol=1e-6, atol=1e-6),
+    compare=allclose(rtol=0.0, atol=1e-6),
     hints=[
+        "Accurate to 1e-6 means |Q - Q*| <= 1e-6 in every entry. Stop by the error bound, not "
+        "by the last change: ||Q_t - Q*|| <= γ/(1-γ) ||Q_t - Q_{t-1}||, so stop when the change "
+        "is below (1-γ)/γ · 1e-6 (or simply below 1e-11). A change below 1e-6 is not enough at "
+        "γ = 0.9: the error can still be 9e-6.",
         "Build the joint MDP with your `joint_mdp` (q2) from mdp.P_g, mdp.P_l, mdp.r_g, mdp.r_l, "
         "then run value iteration on it as in lesson 00, with γ = mdp.gamma. If q2 is not "
         "correct yet, fix it first.",

@@ -1,5 +1,6 @@
 """Checks for lesson 04 — acting on a fresh subsample (Algorithm 2): drawing subsets without
-replacement, the execution step, and the sampling-error experiment behind the 1/√k rate."""
+replacement, the execution step, the sampling-error experiment behind the 1/√k rate, and the
+discounted return of one Algorithm 2 rollout."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 import numpy as np
 
 from rlcourse.exercises.framework import Case, Exercise, allclose, exact
+from rlcourse.subsample import envs
 from rlcourse.subsample import execution as _execution
 from rlcourse.subsample.counts import CountSpace, rank_counts
 from rlcourse.subsample.execution import subsample_counts
+from rlcourse.subsample.model import GlobalLocalMDP, step
 
-__all__ = ["q1", "q2", "q3"]
+__all__ = ["q1", "q2", "q3", "q4"]
 
 
 # ---- q1: k of n without replacement ----------------------------------------------------------
@@ -231,12 +234,16 @@ def _q3_cases(rng: np.random.Generator) -> list[Case]:
         (40, 40, 4, 10, False),
         (40, 40, 4, 10, True),
         (100, 17, 6, 200, False),
+        (12, 4, 4, 20, False),  # the population below misses the top state L - 1
     ]
-    for n, k, L, trials, replace in settings:
-        pop = rng.integers(0, L, n)
+    for i, (n, k, L, trials, replace) in enumerate(settings):
+        top_missing = i == len(settings) - 1
+        pop = rng.integers(0, L - 1 if top_missing else L, n)
         gen = np.random.default_rng(int(rng.integers(2**31)))
         how = "with" if replace else "without"
         note = f"n = {n}, k = {k}, L = {L}, {trials} trials, {how} replacement"
+        if top_missing:
+            note += f" (no agent is in state {L - 1}: counts need minlength=L)"
         cases.append(Case((pop, k, L, trials, gen, replace), note=note))
     return cases
 
@@ -274,6 +281,18 @@ def _q3_divide_by_n(s_local, k, L, trials, rng, replace=False):
     return 0.5 * np.abs(F_delta - F).sum(axis=1)
 
 
+def _q3_bincount_no_minlength(s_local, k, L, trials, rng, replace=False):
+    n = len(s_local)
+    idx = (
+        rng.integers(0, n, size=(trials, k))
+        if replace
+        else _execution.draw_subset(n, k, trials, rng)
+    )
+    F_delta = (s_local[idx][..., None] == np.arange(L)).sum(axis=1) / k
+    F = np.bincount(s_local) / n  # length max(s_local) + 1, not L
+    return 0.5 * np.abs(F_delta - F).sum(axis=1)
+
+
 q3 = Exercise(
     lesson="04",
     id="q3",
@@ -305,5 +324,145 @@ q3 = Exercise(
         "Without replacement and k = n every trial returns exactly 0; with replacement it does "
         "not — the finite-population effect."
     ),
-    broken=[_q3_no_half, _q3_ignores_replace, _q3_divide_by_n],
+    broken=[_q3_no_half, _q3_ignores_replace, _q3_divide_by_n, _q3_bincount_no_minlength],
+)
+
+
+# ---- q4: the discounted return of one Algorithm 2 rollout ------------------------------------
+
+
+def rollout_return(
+    mdp: GlobalLocalMDP,
+    policy: np.ndarray,
+    space: CountSpace,
+    s_g: int,
+    s_local: np.ndarray,
+    horizon: int,
+    rng: np.random.Generator,
+) -> float:
+    """One episode of Algorithm 2 on the n agents ``s_local[n]``: for ``t < horizon`` draw a
+    fresh subset ``Δ_t = draw_subset(n, k, 1, rng)[0]``, ``c = bincount(s[Δ_t], minlength=L)``,
+    ``a = policy[s_g, index(c)]``, add ``γ^t r_t`` with
+    ``r_t = r_g(s_g, a) + (1/n) Σ_{i=1}^{n} r_l(s_i, s_g)`` (all n agents), then move everybody
+    with ``step(mdp, [s_g], [a], [s_local], rng)``. Returns ``Σ_{t<horizon} γ^t r_t``."""
+    s_local = np.asarray(s_local)
+    n = s_local.shape[0]
+    total = 0.0
+    for t in range(horizon):  # steps of the episode
+        delta = _execution.draw_subset(n, space.k, 1, rng)[0]
+        c = np.bincount(s_local[delta], minlength=space.L)
+        a = int(policy[s_g, space.index(c)])
+        total += mdp.gamma**t * (mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean())
+        g, sl, _ = step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)
+        s_g, s_local = int(g[0]), sl[0]
+    return float(total)
+
+
+def _q4_cases(rng: np.random.Generator) -> list[Case]:
+    systems = [
+        (envs.queueing(), 10, 2, 30, "queueing, n = 10, k = 2"),
+        (envs.toy(L=3, gamma=0.8), 6, 3, 20, "the toy (L = 3), n = 6, k = 3"),
+        (envs.random_mdp(3, 2, 4, gamma=0.7, rng=41), 8, 1, 15, "a random system, n = 8, k = 1"),
+        (envs.random_mdp(2, 3, 3, gamma=0.9, rng=42), 5, 5, 10, "a random system, k = n = 5"),
+    ]
+    cases = []
+    for mdp, n, k, horizon, note in systems:
+        space = CountSpace(k, mdp.L)
+        policy = rng.integers(0, mdp.n_actions, (mdp.n_global, space.size))
+        s_g = int(rng.integers(0, mdp.n_global))
+        s_local = rng.integers(0, mdp.L, n)
+        gen = np.random.default_rng(int(rng.integers(2**31)))
+        cases.append(Case((mdp, policy, space, s_g, s_local, horizon, gen), note=note))
+    return cases
+
+
+def _q4_compare(got: Any, expected: Any) -> str | None:
+    if isinstance(got, np.ndarray) and got.size == 1:
+        got = got.item()
+    if not isinstance(got, (int, float, np.floating, np.integer)):
+        return f"expected one number (the discounted return), got {type(got).__name__}"
+    if np.isclose(float(got), expected, rtol=1e-9, atol=1e-9):
+        return None
+    return (
+        f"got {float(got):.6g}, expected {expected:.6g}. Check: the reward averages r_l over ALL "
+        "n agents (not the k sampled ones), it is discounted by γ^t from t = 0, and a fresh "
+        "subset is drawn at every step, before the move (random numbers: draw_subset, then step)"
+    )
+
+
+def _q4_k_average(mdp, policy, space, s_g, s_local, horizon, rng):
+    n, total = len(s_local), 0.0
+    for t in range(horizon):
+        delta = _execution.draw_subset(n, space.k, 1, rng)[0]
+        a = int(policy[s_g, space.index(np.bincount(s_local[delta], minlength=space.L))])
+        total += mdp.gamma**t * (mdp.r_g[s_g, a] + mdp.r_l[s_local[delta], s_g].mean())
+        g, sl, _ = step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)
+        s_g, s_local = int(g[0]), sl[0]
+    return total
+
+
+def _q4_no_discount(mdp, policy, space, s_g, s_local, horizon, rng):
+    n, total = len(s_local), 0.0
+    for _ in range(horizon):
+        delta = _execution.draw_subset(n, space.k, 1, rng)[0]
+        a = int(policy[s_g, space.index(np.bincount(s_local[delta], minlength=space.L))])
+        total += mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean()
+        g, sl, _ = step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)
+        s_g, s_local = int(g[0]), sl[0]
+    return total
+
+
+def _q4_discount_from_one(mdp, policy, space, s_g, s_local, horizon, rng):
+    return mdp.gamma * rollout_return(mdp, policy, space, s_g, s_local, horizon, rng)
+
+
+def _q4_reused_subset(mdp, policy, space, s_g, s_local, horizon, rng):
+    n, total = len(s_local), 0.0
+    delta = _execution.draw_subset(n, space.k, 1, rng)[0]  # drawn once, kept
+    for t in range(horizon):
+        a = int(policy[s_g, space.index(np.bincount(s_local[delta], minlength=space.L))])
+        total += mdp.gamma**t * (mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean())
+        g, sl, _ = step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)
+        s_g, s_local = int(g[0]), sl[0]
+    return total
+
+
+q4 = Exercise(
+    lesson="04",
+    id="q4",
+    reference=rollout_return,
+    cases=_q4_cases,
+    compare=lambda got, expected: _q4_compare(got, expected),
+    hints=[
+        "A loop over t (steps are sequential); inside it, in this order: draw a fresh subset "
+        "with `ss.draw_subset(n, space.k, 1, rng)[0]`, count and rank it, pick the action, add "
+        "the discounted reward, move everybody with `ss.step`.",
+        "The reward is the system's, not the sample's: "
+        "`mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean()` over all n agents, weighted by "
+        "`mdp.gamma ** t` with t = 0 at the first step.",
+        "```\nfor t in range(horizon):\n"
+        "    delta = ss.draw_subset(n, space.k, 1, rng)[0]\n"
+        "    a = int(policy[s_g, space.index(np.bincount(s_local[delta], minlength=space.L))])\n"
+        "    total += mdp.gamma ** t * (mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean())\n"
+        "    g, sl, _ = ss.step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)\n"
+        "    s_g, s_local = int(g[0]), sl[0]\n```",
+    ],
+    solution_text=(
+        "```python\n"
+        "def rollout_return(mdp, policy, space, s_g, s_local, horizon, rng):\n"
+        "    n, total = len(s_local), 0.0\n"
+        "    for t in range(horizon):\n"
+        "        delta = ss.draw_subset(n, space.k, 1, rng)[0]          # fresh every step\n"
+        "        c = np.bincount(s_local[delta], minlength=space.L)\n"
+        "        a = int(policy[s_g, space.index(c)])\n"
+        "        r = mdp.r_g[s_g, a] + mdp.r_l[s_local, s_g].mean()      # all n agents\n"
+        "        total += mdp.gamma ** t * r                              # γ^t from t = 0\n"
+        "        g, sl, _ = ss.step(mdp, np.array([s_g]), np.array([a]), s_local[None, :], rng)\n"
+        "        s_g, s_local = int(g[0]), sl[0]\n"
+        "    return total\n"
+        "```\n"
+        "The policy looks at k agents; the reward is paid for all n. The library's `evaluate` "
+        "runs a batch of such episodes at once."
+    ),
+    broken=[_q4_k_average, _q4_no_discount, _q4_discount_from_one, _q4_reused_subset],
 )

@@ -4,10 +4,11 @@ Modules: :mod:`.model` (the global-local MDP and its batched simulator), :mod:`.
 :mod:`.counts` (count spaces and ranking), :mod:`.planning` (exact mean-field VI, brute force,
 SUBSAMPLE-Q; its fast sampler and sweep live in :mod:`._kernel`), :mod:`.execution`
 (Algorithm 2, evaluation, sampling bound),
+:mod:`.decomposition` (the gap taken apart exactly on tiny systems),
 :mod:`.experiments` (the end-to-end pipeline is :mod:`rlcourse.reproduce.subsample`).
 """
 
-from rlcourse.subsample import envs
+from rlcourse.subsample import decomposition, envs
 from rlcourse.subsample.counts import (
     CountSpace,
     binomial_table,
@@ -74,6 +75,7 @@ __all__ = [
     "binomial_table",
     "certify_global_policy",
     "count_kernel",
+    "decomposition",
     "counts_from_states",
     "dkw_bound",
     "draw_subset",

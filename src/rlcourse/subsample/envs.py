@@ -11,8 +11,11 @@ from rlcourse.subsample.model import GlobalLocalMDP
 __all__ = ["VARIANT_PRICE_WEIGHT", "demand_response", "queueing", "random_mdp", "toy"]
 
 VARIANT_PRICE_WEIGHT = 0.05
-"""``price_weight`` of the course's demand-response variant, under which the optimal policy
-depends on the local histogram (with the specification's weight 1 it does not)."""
+"""``price_weight`` of the course's demand-response variant (the course's choice). With the
+specification's weight 1 a crowd-blind policy is certified optimal for every n; that certificate
+holds for weights down to about 0.158. At 0.05, about a third of that threshold, no crowd-blind
+policy is optimal (the exact optimum at n = 2 has no single optimal action at four of the five
+supply levels) and the crowd changes the optimal action at about 21 % of the (s_g, c) pairs."""
 
 
 def _shift_matrix(size: int, probs: dict[int, np.ndarray]) -> np.ndarray:

@@ -79,7 +79,7 @@ class GapResult:
 
     @property
     def slope(self) -> float:
-        """Fitted slope of log-gap vs log-k (the theory bounds the gap by ~ k^(-1/2))."""
+        """Fitted slope of log-gap vs log-k (the paper states an upper bound ~ k^(-1/2))."""
         return fit_slope(self.ks, self.gaps)
 
 

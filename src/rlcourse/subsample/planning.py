@@ -467,7 +467,8 @@ class GlobalPolicyCertificate:
     ``pi_g[S_g]`` the policy; ``g[S_g]`` and ``h[S_g, L]`` give its value on the n-agent
     system, ``V^π(s_g, s_1..s_n) = g(s_g) + (1/n) Σ_i h(s_g, s_i)`` (any n);
     ``advantage[s_g, x, a] = Q^π(s_g, F = e_x, a) − V^π(s_g, e_x)``; ``optimal`` is true when
-    every advantage is ``<= tol``.
+    every advantage is ``<= tol``. It tests this one candidate: ``optimal = False`` does not
+    show that no crowd-blind policy is optimal (read that off the exact optimum).
     """
 
     pi_g: np.ndarray

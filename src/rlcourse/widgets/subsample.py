@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rlcourse._validate import check_int
-from rlcourse.subsample.execution import SubsampledPolicy, dkw_bound, evaluate
+from rlcourse.subsample.execution import SubsampledPolicy, evaluate
 from rlcourse.subsample.model import GlobalLocalMDP
 from rlcourse.subsample.planning import estimate_bytes, solve_mean_field, subsample_q
 from rlcourse.widgets.base import App, show_figure
@@ -204,15 +204,13 @@ def gap_explorer(
     horizon: int = 30,
     episodes: int = 400,
     seed: int = 0,
-    delta: float = 0.05,
 ) -> App:
     r"""Slide k: learn the exact :math:`\pi_k` (:func:`solve_mean_field`), run Algorithm 2 on
     the n-agent system and compare its discounted return with the k = n policy, on the same
     start states and transition noise (common random numbers).
 
     ``state`` holds ``k``, ``ret`` and ``ref_ret`` (mean returns), ``gap`` (mean paired
-    difference ``V(k=n) − V(k)``), ``gap_stderr``, ``bound`` (the sampling bound
-    :func:`dkw_bound` at ``delta``) and ``history`` (``{k: gap}`` of the k's visited).
+    difference ``V(k=n) − V(k)``), ``gap_stderr`` and ``history`` (``{k: gap}`` of the k's visited).
     """
     if not isinstance(mdp, GlobalLocalMDP):
         raise ValueError(f"mdp: expected a GlobalLocalMDP, got {type(mdp).__name__}")
@@ -249,7 +247,6 @@ def gap_explorer(
             ref_ret=float(R_ref.mean()),
             gap=gap,
             gap_stderr=se,
-            bound=dkw_bound(n, k_, mdp.L, delta),
             history=dict(sorted(history.items())),
         )
         fig, ax = plt.subplots(figsize=(6.5, 3.4))
