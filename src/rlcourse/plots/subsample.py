@@ -141,9 +141,7 @@ def gap_decomposition(results, fig: Figure | None = None) -> Figure:
     ks = sorted({r.k for r in results})
     for name, ax in zip((*PART_NAMES, "total"), axes, strict=False):
         for j, m in enumerate(ms):
-            ys = [
-                np.mean([getattr(r, name) for r in results if r.k == k and r.m == m]) for k in ks
-            ]
+            ys = [np.mean([getattr(r, name) for r in results if r.k == k and r.m == m]) for k in ks]
             ax.plot(ks, ys, "o-", color=f"C{j}", label="m = ∞" if m is None else f"m = {m}")
         ax.axhline(0, color="gray", lw=0.8)
         ax.set_title(name if name != "total" else "total gap V* − V^π̂")
