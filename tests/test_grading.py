@@ -22,7 +22,7 @@ _spec.loader.exec_module(subs)
 TIMEOUT = 5
 QIDS = ("q1", "q2", "q3")
 POINTS = {"q1": 2, "q2": 3, "q3": 3}
-C, I, N, G = "correct", "incorrect", "not attempted", "not graded"
+C, I, N, G, F = "correct", "incorrect", "not attempted", "not graded", "flagged"
 
 
 def _cell(student: str, needle: str, nth: int = 0) -> str:
@@ -38,11 +38,11 @@ SKIPPED = " — skipped on a re-run in a new kernel"
 
 # student -> (statuses of q1..q3, hint levels of q1..q3, errors)
 EXPECTED = {
-    "alice": ((C, C, C), (1, 2, 0), []),
-    "bob": ((I, C, N), (1, 0, 0), []),
+    "alice": ((C, C, C), (0, 2, 0), []),
+    "bob": ((I, C, N), (0, 0, 0), []),
     "erin": (
         (C, C, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [
             f"{_cell('erin', '.check(bellman_backup)')} raised NameError: "
             "name 'bellman_backup' is not defined",
@@ -50,22 +50,30 @@ EXPECTED = {
             "name 'value_iteration' is not defined",
         ],
     ),
-    "frank": ((C, C, N), (1, 0, 0), [f"{_cell('frank', 'while True')} did not finish within 5 s"]),
+    "frank": ((C, C, N), (0, 0, 0), [f"{_cell('frank', 'while True')} did not finish within 5 s"]),
     "gina": (
         (C, C, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [f"{_cell('gina', 'while True')} did not finish within 5 s{SKIPPED}"],
     ),
-    "hank": ((C, C, N), (1, 0, 0), [f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}"]),
+    "hank": ((C, C, N), (0, 0, 0), [f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}"]),
     "ivy": (
         (C, N, N),
-        (1, 0, 0),
+        (0, 0, 0),
         [
             f"{_cell('ivy', '30_000_000')} printed 30.0 MB of output (more than 10 MB; discarded)",
             f"{_cell('ivy', 'filler.bin')} raised OSError: [Errno 27] File too large",
         ],
     ),
-    "judy": ((I, I, I), (1, 0, 0), ["q3 `value_iteration` changed the grader's code"]),
+    "judy": (
+        (F, I, I),
+        (0, 0, 0),
+        [
+            "q1 `discounted_return` flagged for review: it calls the library's own "
+            "`rlcourse.mdp.discounted_return` when it runs; holds the library's own "
+            "`rlcourse.mdp.discounted_return` (an alias, a wrapper, a `functools.partial`)"
+        ],
+    ),
 }
 
 
@@ -134,13 +142,15 @@ def test_messages_say_why(graded):
 
 
 def test_monkeypatching_does_not_reach_the_checks(graded):
-    judy = {e["id"]: e["message"] for e in graded["rows"]["judy"]["exercises"]}
-    # q1 aliases the library's function: caught, although the notebook patched Exercise.check
-    assert "the library's own function (`rlcourse.mdp.discounted_return`)" in judy["q1"]
+    judy = {e["id"]: e for e in graded["rows"]["judy"]["exercises"]}
+    # q1 aliases the library's function: flagged, although the notebook patched Exercise.check
+    assert judy["q1"]["points"] == 0 and judy["q1"]["flag"]
+    assert "Flagged for review: `discounted_return` calls" in judy["q1"]["message"]
     # q2 is wrong; the notebook patched np.allclose, rlcourse.mdp and ex.q2.reference in vain
-    assert "values differ" in judy["q2"] and "Test case 1 of 4" in judy["q2"]
-    # q3 patches numpy while being checked: detected
-    assert "changed the grader's own code (`numpy.allclose`)" in judy["q3"]
+    assert "values differ" in judy["q2"]["message"] and "Test case 1 of 4" in judy["q2"]["message"]
+    assert not judy["q2"]["flag"]  # its own function, put into rlcourse.mdp: not the library's
+    # q3 patches numpy while it runs: only in the student's kernel, not in the judge
+    assert "values differ" in judy["q3"]["message"]
 
 
 def test_invalid_json_is_a_zero_with_the_reason(graded):

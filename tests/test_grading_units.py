@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-import types
 
-import numpy as np
 import pytest
 
-import rlcourse.mdp
 from rlcourse.cli import main
 from rlcourse.grading import csv_text, find_submissions, grade, write_gradebook
-from rlcourse.grading._checker import _Snapshot
-from rlcourse.grading._transfer import dumps, loads
 from rlcourse.grading._worker import identify_lesson
 from rlcourse.syllabus import load_syllabus
 
@@ -77,76 +71,6 @@ def test_identify_lesson():
     ]
 
 
-STUDENT_CODE = """
-import numpy as np
-
-SCALE = 3.0
-
-def helper(x):
-    return SCALE * x
-
-def fact(n):
-    return 1 if n <= 1 else n * fact(n - 1)
-
-def make_adder(k):
-    def add(x):
-        return x + k + helper(0)
-    return add
-
-add2 = make_adder(2)
-
-class Counter:
-    start = 10
-    def bump(self, by=1):
-        return self.start + by + fact(3)
-
-def uses_numpy(x):
-    return np.allclose(x, x)
-
-answer = np.arange(4.0)
-"""
-
-
-def _student_namespace() -> dict:
-    ns: dict = {"__name__": "__main__"}
-    exec(compile(STUDENT_CODE, "<cell>", "exec"), ns)  # noqa: S102 — mimics a notebook cell
-    return ns
-
-
-def test_functions_and_classes_travel_by_value():
-    ns = _student_namespace()
-    fact = loads(dumps(ns["fact"]))
-    assert fact is not ns["fact"] and fact(5) == 120  # recursion through its own globals
-    add2 = loads(dumps(ns["add2"]))
-    assert add2(1) == 3  # closure and a helper global
-    Counter = loads(dumps(ns["Counter"]))
-    assert Counter is not ns["Counter"] and Counter().bump(2) == 18
-    assert np.array_equal(loads(dumps(ns["answer"])), np.arange(4.0))
-
-
-def test_modules_and_library_functions_travel_by_reference():
-    ns = _student_namespace()
-    fn = loads(dumps(ns["uses_numpy"]))
-    assert fn.__globals__["np"] is sys.modules["numpy"]
-    assert loads(dumps(rlcourse.mdp.bellman_backup)) is rlcourse.mdp.bellman_backup
-    # a patched module attribute in the sender is not part of what travels
-    fake_np = types.ModuleType("numpy")
-    ns["np"] = fake_np
-    assert loads(dumps(ns["uses_numpy"])).__globals__["np"] is sys.modules["numpy"]
-
-
-def test_snapshot_spots_patches_but_not_new_submodules(monkeypatch):
-    snap = _Snapshot({})
-    assert snap.changed() == []
-    monkeypatch.setattr(rlcourse.mdp, "bellman_backup", lambda *a: 0)
-    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
-    assert snap.changed() == ["numpy.allclose", "rlcourse.mdp.bellman_backup"]
-    monkeypatch.undo()
-    assert snap.changed() == []
-    monkeypatch.setattr(rlcourse.mdp, "shadow", 1, raising=False)  # a new name in rlcourse
-    assert snap.changed() == ["rlcourse.mdp.shadow"]
-
-
 def _row(student: str, lesson: str, statuses: list[str]) -> dict:
     pts = [2, 3][: len(statuses)]
     exercises = [
@@ -179,10 +103,12 @@ def test_csv_columns_cover_the_longest_lesson():
     table = list(csv.reader(io.StringIO(csv_text(rows))))
     assert table[0] == [
         "student", "file", "lesson", "q1_status", "q1_points", "q2_status", "q2_points",
-        "total", "max_points", "time_s", "errors",
+        "total", "max_points", "flags", "time_s", "errors",
     ]  # fmt: skip
-    assert table[1] == ["x", "x.ipynb", "00", "correct", "2", "", "", "2", "2", "1.2", "a | b"]
-    assert table[2] == ["y", "y.ipynb", "00", "incorrect", "0", "correct", "3", "3", "5", "1.2", ""]
+    assert table[1] == ["x", "x.ipynb", "00", "correct", "2", "", "", "2", "2", "0", "1.2", "a | b"]
+    assert table[2] == [
+        "y", "y.ipynb", "00", "incorrect", "0", "correct", "3", "3", "5", "0", "1.2", "",
+    ]  # fmt: skip
 
 
 def test_write_gradebook_is_sorted_and_names_files_safely(tmp_path):
@@ -190,8 +116,11 @@ def test_write_gradebook_is_sorted_and_names_files_safely(tmp_path):
         [_row("zed", "00", ["correct"]), _row("a b/../c", "00", ["correct"])], tmp_path
     )
     assert [r["student"] for r in report.rows] == ["a b/../c", "zed"]
-    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["a_b_.._c.md", "zed.md"]
-    assert report.rows[0]["feedback"] == "feedback/a_b_.._c.md"
+    odd = report.rows[0]["feedback"]
+    assert odd.startswith("feedback/a_b_.._c-") and len(odd) == len("feedback/a_b_.._c-") + 11
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == sorted(
+        [odd.removeprefix("feedback/"), "zed.md"]
+    )
     assert not list(tmp_path.rglob(".*.tmp"))
 
 
@@ -215,8 +144,8 @@ def test_a_hung_grading_process_is_stopped_and_replaced(tmp_path, monkeypatch):
 
     for name in ("a_slow.ipynb", "b_fine.ipynb"):
         (tmp_path / name).write_text(NB)
-    limits = {"a_slow.ipynb": 0.3, "b_fine.ipynb": 120.0}
-    monkeypatch.setattr(grading, "_hard_limit", lambda file, timeout: limits[file.name])
+    limits = iter([0.3, 120.0])  # one submission after the other (jobs=1)
+    monkeypatch.setattr(grading, "_hard_limit", lambda budget: next(limits))
     report = grade([tmp_path], tmp_path / "out", jobs=1, progress=False)
     slow, fine = report.rows
     assert slow["student"] == "a_slow"
