@@ -329,26 +329,39 @@ class _Worker:
         }
         start = time.monotonic()
         limit = _hard_limit(st["budget"])
-        try:
-            proc = self._start()
-            assert proc.stdin is not None
-            proc.stdin.write((json.dumps(request) + "\n").encode())
-            proc.stdin.flush()
-            line = self._read_line(limit)
-        except OSError as exc:
-            line = f"the grading process failed: {exc}"
-        reason = line if isinstance(line, str) else ""
-        if not reason:
+        reason = ""
+        for attempt in range(2):  # a worker killed from outside gets one more try
             try:
-                return validate_row(json.loads(line), sub, st["lesson"])
-            except (ValueError, TypeError, KeyError) as exc:
-                reason = f"the grading process returned a malformed row ({exc})"
-        self.close()
-        if uid is not None:
-            _kill_uid(uid)
-        row = _failed_row(sub, reason, st["lesson"])
+                proc = self._start()
+                assert proc.stdin is not None
+                proc.stdin.write((json.dumps(request) + "\n").encode())
+                proc.stdin.flush()
+                line = self._read_line(limit)
+            except OSError as exc:
+                line = f"the grading process failed: {exc}"
+            reason = line if isinstance(line, str) else ""
+            if not reason:
+                try:
+                    return validate_row(json.loads(line), sub, st["lesson"])
+                except (ValueError, TypeError, KeyError) as exc:
+                    reason = f"the grading process returned a malformed row ({exc})"
+            self.close()
+            if uid is not None:
+                _kill_uid(uid)
+            if not reason.startswith("the grading process failed") or attempt:
+                break
+        tail = self._stderr_tail()
+        row = _failed_row(sub, reason + (f" ({tail})" if tail else ""), st["lesson"])
         row["time_s"] = round(time.monotonic() - start, 1)
         return row
+
+    def _stderr_tail(self) -> str:
+        try:
+            text = self.err_path.read_bytes()[-2000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+        lines = [x.strip() for x in text.splitlines() if x.strip()]
+        return lines[-1][:300] if lines else ""
 
     def close(self) -> None:
         if self.proc is not None:
@@ -403,9 +416,9 @@ def validate_row(row: Any, sub: Submission, lesson_override: str | None = None) 
     errors = row.get("errors")
     if type(errors) is not list or not all(type(x) is str for x in errors):
         raise ValueError("errors")
-    time_s = row.get("time_s")
-    if type(time_s) not in (int, float):
-        raise ValueError("time_s")
+    time_s, flags = row.get("time_s"), row.get("flags", 0)
+    if type(time_s) not in (int, float) or type(flags) is not int:
+        raise ValueError("time_s or flags")
     return {
         "student": sub.student,
         "file": sub.display,
@@ -416,7 +429,7 @@ def validate_row(row: Any, sub: Submission, lesson_override: str | None = None) 
         "max_points": spec.points if spec else 0,
         "time_s": round(float(time_s), 1),
         "errors": [" ".join(x.split())[:600] for x in errors[:60]],
-        "flags": sum(1 for e in clean_ex if e["flag"]),
+        "flags": max(flags, sum(1 for e in clean_ex if e["flag"])),
     }
 
 
@@ -610,9 +623,23 @@ def grade(
     finally:
         for w in workers:
             w.close()
+        _keep_log(tmp, out)
         shutil.rmtree(tmp, ignore_errors=True)
     book.finish()
     return book.report()
+
+
+def _keep_log(tmp: Path, out: Path) -> None:
+    """The grading processes' own error output (tracebacks), kept in ``out/grading-log.txt``."""
+    parts = []
+    for p in sorted(tmp.glob("worker*-stderr.txt")):
+        with contextlib.suppress(OSError):
+            text = p.read_bytes()[-200_000:].decode("utf-8", "replace").strip()
+            if text:
+                parts.append(f"== {p.name} ==\n{text}\n")
+    if parts:
+        with contextlib.suppress(OSError):
+            _atomic_write(out / "grading-log.txt", "".join(parts))
 
 
 def _run(

@@ -216,6 +216,8 @@ def validate(plan: Plan, outcome: Any) -> dict[str, Any]:
         return {"status": "missing"}
     if status == "value":
         return {"status": "value", "value": outcome.get("value")}
+    if status == "conflict":
+        raise PlainError("two different results arrived for this exercise")
     if status != "calls":
         raise PlainError("unexpected status")
     results = outcome.get("results")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -85,6 +86,7 @@ class KernelRun:
     problems: list[CellProblem] = field(default_factory=list)
     outcomes: dict[str, Any] = field(default_factory=dict)
     runner_error: str = ""
+    forged: int = 0
     hints: dict[str, int] = field(default_factory=dict)
 
 
@@ -116,6 +118,7 @@ class _Client(NotebookClient):
         self.replies: dict[int, dict[str, Any]] = {}
         self.runner_index = runner_index
         self.messages: list[Any] = []
+        self.forged = 0
         self.on_cell_executed = self._on_executed
 
     def _on_executed(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
@@ -125,8 +128,11 @@ class _Client(NotebookClient):
     def output(self, outs: list, msg: dict[str, Any], display_id: Any, cell_index: int) -> None:
         content = msg.get("content", {})
         data = content.get("data") or {}
-        if cell_index == self.runner_index and MIME in data and len(self.messages) < 1000:
-            self.messages.append(data[MIME])
+        if MIME in data:
+            if cell_index == self.runner_index and len(self.messages) < 1000:
+                self.messages.append(data[MIME])
+            else:
+                self.forged += 1
             return None
         size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in data.values())
         self.output_bytes[cell_index] = self.output_bytes.get(cell_index, 0) + size
@@ -134,7 +140,7 @@ class _Client(NotebookClient):
 
 
 _RUNNER = """
-__import__("rlcourse.grading._runner", fromlist=["serve"]).serve(globals(), {path!r})
+__import__("rlcourse.grading._runner", fromlist=["serve"]).serve(globals(), {path!r}, {nonce!r})
 """
 
 
@@ -219,13 +225,14 @@ def _one_run(
 ) -> KernelRun:
     """Run every code cell not in ``skip`` in one new kernel, then the runner."""
     run = KernelRun()
+    nonce = secrets.token_hex(16)
     n_student = len(nb.cells)
     probe_index, runner_index = n_student, n_student + 1
     nb = nbformat.from_dict(nb)
     nb.cells.extend(
         [
             nbformat.v4.new_code_cell("pass"),
-            nbformat.v4.new_code_cell(_RUNNER.format(path=str(request))),
+            nbformat.v4.new_code_cell(_RUNNER.format(path=str(request), nonce=nonce)),
         ]
     )
     km = AsyncKernelManager(
@@ -323,10 +330,21 @@ def _one_run(
             run.runner_error = "the checks could not run in your kernel: " + clean_text(
                 f"{reply.get('ename')}: {reply.get('evalue')}", work
             )
+    run.forged = client.forged
+    conflicts: set[str] = set()
     for message in client.messages:
-        qid = message.get("id") if isinstance(message, dict) else None
-        if isinstance(qid, str) and qid not in run.outcomes:
+        if not isinstance(message, dict) or message.pop("nonce", None) != nonce:
+            run.forged += 1
+            continue
+        qid = message.get("id")
+        if not isinstance(qid, str):
+            run.forged += 1
+        elif qid in run.outcomes:
+            conflicts.add(qid)
+        else:
             run.outcomes[qid] = message
+    for qid in conflicts:  # two answers for one exercise: neither is trusted
+        run.outcomes[qid] = {"id": qid, "status": "conflict"}
     return run
 
 
@@ -366,3 +384,4 @@ def run_notebook(
     run.problems.sort(key=lambda p: (p.cell, p.kind))
     run.hints = dict(hints.levels)
     return run
+

@@ -13,6 +13,7 @@ the bytecode of the code it holds are compared with the answer too.
 from __future__ import annotations
 
 import copy
+import dis
 import functools
 import gc
 import importlib
@@ -89,13 +90,27 @@ class _Watch:
             f.__code__ = code
 
 
-def _fingerprint(code: types.CodeType) -> tuple:
-    consts = tuple(
-        _fingerprint(c) if isinstance(c, types.CodeType) else repr(c)
-        for c in code.co_consts
-        if not isinstance(c, str)
-    )
-    return (code.co_code, code.co_names, code.co_varnames, code.co_argcount, consts)
+_SKIP_OPS = {"NOP", "CACHE", "RESUME", "EXTENDED_ARG", "PRECALL"}
+
+
+def fingerprint(code: types.CodeType) -> tuple:
+    """What a function's code does, independent of line numbers, file and compiler details:
+    its instructions (jump targets left out) and the names, constants and nested code they use."""
+    ops: list[tuple] = []
+    for ins in dis.get_instructions(code):
+        if ins.opname in _SKIP_OPS:
+            continue
+        if ins.opname == "LOAD_METHOD":  # what a run of the code may have rewritten it to
+            ops.append(("LOAD_ATTR", repr(ins.argval)))
+        elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            ops.append((ins.opname,))
+        elif isinstance(ins.argval, types.CodeType):
+            ops.append((ins.opname, fingerprint(ins.argval)))
+        elif ins.opcode in dis.hasconst and isinstance(ins.argval, str):
+            ops.append((ins.opname, "str"))
+        else:
+            ops.append((ins.opname, repr(ins.argval)[:200]))
+    return (code.co_argcount, code.co_kwonlyargcount, tuple(ops))
 
 
 def _codes(code: types.CodeType) -> list[types.CodeType]:
@@ -109,7 +124,7 @@ def _codes(code: types.CodeType) -> list[types.CodeType]:
 def static_flags(obj: Any, answers: list[types.FunctionType]) -> list[dict[str, Any]]:
     """Which answers ``obj`` holds (a partial, a closure, a default, a global or module
     attribute its code names) and which it copies (same bytecode)."""
-    prints = {_fingerprint(f.__code__): i for i, f in enumerate(answers)}
+    prints = {fingerprint(f.__code__): i for i, f in enumerate(answers)}
     ids = {id(f): i for i, f in enumerate(answers)}
     flags: set[tuple[str, int]] = set()
     seen: set[int] = set()
@@ -131,8 +146,8 @@ def static_flags(obj: Any, answers: list[types.FunctionType]) -> list[dict[str, 
             if str(getattr(x, "__module__", "")).startswith("rlcourse"):
                 continue
             for code in _codes(x.__code__):
-                if _fingerprint(code) in prints:
-                    flags.add(("copies", prints[_fingerprint(code)]))
+                if fingerprint(code) in prints:
+                    flags.add(("copies", prints[fingerprint(code)]))
                 for name in code.co_names:
                     value = x.__globals__.get(name)
                     if isinstance(value, types.ModuleType):
@@ -213,8 +228,9 @@ def _one(ns: dict[str, Any], ex: dict[str, Any]) -> dict[str, Any]:
     return {"id": ex["id"], "status": "calls", "results": results, "flags": flags}
 
 
-def serve(ns: dict[str, Any], path: str) -> None:
-    """Run the calls the judge wrote to ``path`` and display one result per exercise."""
+def serve(ns: dict[str, Any], path: str, nonce: str) -> None:
+    """Run the calls the judge wrote to ``path`` and display one result per exercise, each
+    carrying ``nonce`` (known only from the runner cell's source)."""
     from IPython.display import display
 
     with open(path, "rb") as fh:
@@ -224,4 +240,5 @@ def serve(ns: dict[str, Any], path: str) -> None:
             out = _one(ns, ex)
         except BaseException as exc:  # noqa: BLE001
             out = {"id": ex["id"], "status": "error", "error": type_label(type(exc).__name__)}
+        out["nonce"] = nonce
         display({MIME: out}, raw=True)

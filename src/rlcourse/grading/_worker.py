@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import shutil
@@ -198,7 +199,7 @@ def grade_one(request: dict[str, Any]) -> dict[str, Any]:
     finally:
         sweep(request.get("uid"))
     row["total"] = sum(e["points"] for e in row["exercises"])
-    row["flags"] = sum(1 for e in row["exercises"] if e["flag"])
+    row["flags"] = sum(1 for e in row["exercises"] if e["flag"]) + int(row.pop("review", 0) > 0)
     row["time_s"] = round(time.monotonic() - start, 1)
     return row
 
@@ -218,24 +219,35 @@ def _read(path: Path) -> bytes:
         os.close(fd)
 
 
-def _demo_cells(lesson: LessonSpec) -> set[str]:
-    """The code cells of the lesson as handed out that ask for a hint (its demonstrations)."""
+@functools.cache
+def lesson_cells(notebook: str) -> frozenset[str]:
+    """The code cells of the lesson as handed out (stripped sources): the student did not
+    write them, so their hint calls do not count and they are not reviewed."""
     try:
         from rlcourse.paths import lessons_dir
 
-        nb = nbformat.read(lessons_dir() / lesson.notebook, as_version=4)
-    except Exception:  # noqa: BLE001 — no lesson file: every hint counts
-        return set()
-    return {
-        c.source.strip()
-        for c in nb.cells
-        if c.cell_type == "code" and (".hint(" in c.source or ".solution(" in c.source)
-    }
+        nb = nbformat.read(lessons_dir() / notebook, as_version=4)
+    except Exception:  # noqa: BLE001 — no lesson file: every cell is the student's
+        return frozenset()
+    return frozenset(c.source.strip() for c in nb.cells if c.cell_type == "code")
+
+
+def _apply_flags(e: dict[str, Any], found: list[str]) -> None:
+    text = "; ".join(found)
+    e["flag"] = f"{e['flag']}; {text}" if e["flag"] else text
+    e["message"] += (
+        f"\n\nFlagged for review (from your notebook's source): `{e['name']}` {text}. It gets "
+        "no points until the instructor decides."
+    )
+    if e["status"] == "correct":
+        e["status"] = "flagged"
+    e["points"] = 0
 
 
 def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
     from rlcourse.grading._judge import GraderError, judge, plan_lesson, request_bytes
     from rlcourse.grading._kernel import Limits, run_notebook
+    from rlcourse.grading._review import review
 
     syllabus = load_syllabus()
     path = Path(request["file"])
@@ -265,6 +277,13 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
     if lesson is None:
         return row
     plans = plan_lesson(lesson.id)
+    given = lesson_cells(lesson.notebook)
+    mine = [
+        (i + 1, c.source)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and isinstance(c.source, str) and c.source.strip() not in given
+    ]
+    static_flags, review_notes = review(mine, [(p.id, p.name, p.answers) for p in plans])
     limits = Limits(
         timeout=float(request["timeout"]),
         budget=float(request["budget"]),
@@ -290,11 +309,16 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
             config["writable"] = [str(work)]
         run = run_notebook(
             nb, work, calls, lesson.id, limits=limits, config=config,
-            check_seconds=check_seconds, demo=_demo_cells(lesson),
+            check_seconds=check_seconds, demo=set(given),
         )  # fmt: skip
         row["errors"].extend(p.text for p in run.problems)
         if run.runner_error:
             row["errors"].append(run.runner_error)
+        if run.forged:
+            review_notes.append(
+                f"the notebook sent {run.forged} message(s) posing as the grader's results "
+                "(ignored)"
+            )
         for e, plan in zip(row["exercises"], plans, strict=True):
             try:
                 verdict = judge(plan, run.outcomes.get(plan.id), str(work))
@@ -308,11 +332,15 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
             )
             e["points"] = e["max_points"] if verdict["status"] == "correct" else 0
             e["hint_level"] = int(run.hints.get(e["id"], 0))
+            if static_flags.get(e["id"]):
+                _apply_flags(e, static_flags[e["id"]])
             if e["flag"]:
                 row["errors"].append(
                     f"{e['id']} `{e['name']}` flagged for review: it {e['flag']}"
                 )
         _not_graded(row, "the checks could not run")
+        row["errors"].extend(f"for review: {n}" for n in review_notes)
+        row["review"] = len(review_notes)
     finally:
         sweep(uid)
         shutil.rmtree(work, ignore_errors=True)
