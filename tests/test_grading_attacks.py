@@ -8,6 +8,8 @@ import inspect
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -24,7 +26,7 @@ _spec = importlib.util.spec_from_file_location(
 subs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(subs)
 
-TIMEOUT, BUDGET = 3, 20
+TIMEOUT, BUDGET = 10, 40  # generous per cell: the machine may be busy
 C, I, N, F = "correct", "incorrect", "not attempted", "flagged"
 MARKER = "987654.25"  # `sleep MARKER`: processes a submission leaves behind are found by it
 
@@ -92,6 +94,10 @@ FORGE = """
             time.sleep(0.05)
 
     threading.Thread(target=spam, daemon=True).start()
+
+    def discounted_return(rewards, gamma):  # answers for itself while it is being checked
+        display({MIME: {"id": "q1", "status": "value", "value": 2.75, "nonce": "?"}}, raw=True)
+        return 0.0
 """
 
 WRAPPERS = {
@@ -111,7 +117,7 @@ COPIED = (
     + inspect.getsource(rlcourse.mdp.discounted_return)
 )
 
-SLEEPY = [f"import time\ntime.sleep({TIMEOUT - 0.5})\n"] * 40
+SLEEPY = [f"import time\ntime.sleep({TIMEOUT - 1})\n"] * 40
 
 KEEP_ALIVE = """
     import threading, time
@@ -177,24 +183,36 @@ def _leftover_folders() -> list[str]:
     return [p.name for p in Path(tempfile.gettempdir()).glob(mine + "*")]
 
 
+HOSTILE_NAMES = ["x" * 250, '=HYPERLINK("evil")', "line\nbreak", "José", "Jose\u0301"]
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     paths = _hostile_class(root)
-    out = root / "out"
-    start = time.monotonic()
-    report = grade(
-        [root / "class"],
-        out,
-        timeout=TIMEOUT,
-        budget=BUDGET,
-        jobs=2,
-        memory_mb=1536,
-        progress=False,
+    folder, out = root / "class", root / "out"
+    # attack 4 without root: the environment, the folder, the other worker
+    subs.write(
+        _with_cells(_reach({"destructive": False})), folder / "a4_reach" / "00_welcome.ipynb"
     )
-    wall = time.monotonic() - start
+    # attack 5: a folder linked to a classmate's, a notebook linked to the answer key
+    (folder / "a5_mallory").symlink_to(folder / "alice")
+    (folder / "a5_trudy").mkdir()
+    (folder / "a5_trudy" / "00_welcome.ipynb").symlink_to(subs.SOLUTION)
+    # attack 6: names (not notebooks: only the names matter here)
+    for name in [*HOSTILE_NAMES, ".hidden"]:
+        (folder / name).mkdir()
+        (folder / name / "00_welcome.ipynb").write_text("{}", encoding="utf-8")
+    os.environ["RLCOURSE_TEST_SECRET"] = "instructor-secret"
+    try:
+        report = grade(
+            [folder], out, timeout=TIMEOUT, budget=BUDGET, jobs=2, memory_mb=1536,
+            progress=False,
+        )  # fmt: skip
+    finally:
+        del os.environ["RLCOURSE_TEST_SECRET"]
     rows = {r["student"]: r for r in report.rows}
-    yield {"root": root, "paths": paths, "out": out, "rows": rows, "wall": wall}
+    yield {"root": root, "paths": paths, "out": out, "rows": rows, "report": report}
     for pid in _survivors():  # never leave a process behind, even when a test fails
         os.kill(pid, signal.SIGKILL)
 
@@ -224,8 +242,9 @@ def test_attack1_code_run_on_load_and_patched_checks_earn_nothing(hostile):
 
 def test_attack2_forged_results_are_ignored_and_reported(hostile):
     row = hostile["rows"]["a2_forge"]
-    assert row["total"] == 0 and _statuses(row) == (N, N, N)
+    assert row["total"] == 0 and _statuses(row) == (I, N, N)
     assert any("posing as the grader's results (ignored)" in e for e in row["errors"])
+    assert any("starts threads" in e for e in row["errors"])
     text = json.dumps(row)
     assert len(text) < 20_000  # no 5 MB message in the gradebook
     assert (hostile["out"] / "gradebook.json").stat().st_size < 200_000
@@ -258,7 +277,7 @@ def test_attack7_the_time_budget_does_not_grow_with_the_cells(hostile):
     # q1 was answered before the sleeping cells; the budget stops them, the check still runs
     assert _statuses(row)[0] == C and row["total"] == 2
     assert any(f"time budget of {BUDGET} s" in e for e in row["errors"])
-    assert row["time_s"] < BUDGET + 30  # budget + kernel start + checks, not 40 x 2.5 s
+    assert row["time_s"] < BUDGET + 90  # budget + kernel start + checks, not 40 x 9 s
 
 
 def test_attack8_no_process_survives_and_memory_is_limited(hostile):
@@ -272,3 +291,179 @@ def test_attack8_no_process_survives_and_memory_is_limited(hostile):
 def test_no_memory_addresses_in_the_feedback(hostile):
     for path in (hostile["out"] / "feedback").glob("*.md"):
         assert " at 0x" not in path.read_text(encoding="utf-8")
+
+
+# ---- attack 4: one submission reaching the others, the grader and the machine -----------------
+
+REACH = """
+    import os, signal
+    from pathlib import Path
+
+    TARGETS = {targets!r}
+
+    def attempt(action):
+        try:
+            action()
+            return 1
+        except Exception:
+            return 0
+
+    def kill_workers():
+        for p in os.listdir("/proc"):
+            if p.isdigit() and int(p) != os.getppid():
+                try:
+                    with open(f"/proc/{{p}}/cmdline", "rb") as fh:
+                        if b"rlcourse.grading._worker" in fh.read():
+                            os.kill(int(p), signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def home_marker():
+        Path(TARGETS["home"], ".rlcourse").mkdir(exist_ok=True)
+        Path(TARGETS["home"], ".rlcourse", "attack-marker").write_text("x")
+
+    done = {{}}
+    done["env"] = len(os.environ.get("RLCOURSE_TEST_SECRET", ""))
+    done["mine"] = len([n for n in os.listdir(".") if n.endswith(".ipynb")])
+    if TARGETS["destructive"]:
+        done["read"] = attempt(lambda: open(TARGETS["classmate"], "rb").read(1))
+        done["overwrite"] = attempt(lambda: open(TARGETS["classmate"], "w").write("{{}}"))
+        book = Path(TARGETS["out"], "gradebook.json")
+        done["gradebook"] = attempt(lambda: book.write_text("{{}}"))
+        done["feedback"] = attempt(lambda: Path(TARGETS["out"], "feedback").write_text("x"))
+        done["home"] = attempt(home_marker)
+        pth = Path(TARGETS["site"], "zz_attack.pth")
+        done["pth"] = attempt(lambda: pth.write_text("import os"))
+    kill_workers()
+
+    def discounted_return(rewards, gamma):
+        return float(sum(done.values()))
+"""
+
+
+def _reach(targets: dict) -> str:
+    return REACH.format(targets=targets)
+
+
+def test_attack4_process_mode_scrubs_the_environment_and_survives_a_killed_worker(hostile):
+    row = hostile["rows"]["a4_reach"]
+    # no instructor variable reached the kernel; its folder held its own copy only
+    assert "expected 2.75, got 1" in row["exercises"][0]["message"]
+    assert any("sends signals to processes" in e for e in row["errors"])
+    # it killed the other grading worker: whoever was graded there was graded again
+    assert hostile["rows"]["alice"]["total"] == 8
+
+
+def _user_mode_works() -> str:
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return "needs root on Linux"
+    return ""
+
+
+@pytest.mark.skipif(bool(_user_mode_works()), reason=_user_mode_works() or "ok")
+def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(
+    tmp_path, monkeypatch
+):
+    import site
+
+    monkeypatch.setenv("RLCOURSE_TEST_SECRET", "instructor-secret")
+    folder, out = tmp_path / "class", tmp_path / "out"
+    alice = subs.write(subs.correct(), folder / "alice" / "00_welcome.ipynb")
+    subs.write(subs.lesson(), folder / "uma" / "00_welcome.ipynb")
+    before = alice.read_bytes()
+    home_marker = Path.home() / ".rlcourse" / "attack-marker"
+    targets = {
+        "destructive": True,
+        "classmate": str(alice),
+        "out": str(out),
+        "home": str(Path.home()),
+        "site": site.getsitepackages()[0],
+    }
+    subs.write(_with_cells(_reach(targets)), folder / "a4_reach" / "00_welcome.ipynb")
+    try:
+        report = grade([folder], out, timeout=TIMEOUT, budget=BUDGET, jobs=2, progress=False,
+                       isolate="user")  # fmt: skip
+    finally:
+        leaked = [p for p in (home_marker, Path(targets["site"], "zz_attack.pth")) if p.exists()]
+        for p in leaked:
+            p.unlink()
+    assert leaked == []
+    rows = {r["student"]: r for r in report.rows}
+    assert alice.read_bytes() == before
+    assert rows["alice"]["total"] == 8 and rows["uma"]["total"] == 0
+    assert [e["status"] for e in rows["uma"]["exercises"]] == [N, N, N]
+    # nothing succeeded but seeing its own copy: env 0, own notebook 1, every other try 0
+    assert "expected 2.75, got 1" in rows["a4_reach"]["exercises"][0]["message"]
+    assert {p.name for p in out.iterdir()} <= {
+        "feedback", "gradebook.csv", "gradebook.json", "grading-log.txt"
+    }
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == [
+        "a4_reach.md", "alice.md", "uma.md"
+    ]
+    assert _survivors() == [] and _leftover_folders() == []
+
+
+# ---- attacks 5 and 6: the class folder itself ----------------------------------------------------
+
+
+def test_attack5_symbolic_links_are_refused_and_the_classmate_keeps_the_row(hostile):
+    rows = hostile["rows"]
+    assert rows["alice"]["total"] == 8 and rows["alice"]["file"] == str(hostile["paths"]["alice"])
+    for who in ("a5_mallory", "a5_trudy"):
+        assert rows[who]["total"] == 0
+        assert rows[who]["errors"][0].startswith("refused: a symbolic link (to ")
+        assert all(e["status"] == "not graded" for e in rows[who]["exercises"])
+
+
+def test_attack6_hostile_names_cannot_break_the_gradebook(hostile):
+    rows, report, out = hostile["rows"], hostile["report"], hostile["out"]
+    assert all(len(r["student"]) <= 100 for r in rows.values())
+    assert ("x" * 90) in "".join(rows)  # the long name, cut with a hash of the rest
+    assert "line?break" in rows and all("\n" not in r["student"] for r in rows.values())
+    assert "José" in rows and "Jose\u0301" in rows  # two students, told apart
+    text = (out / "gradebook.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text
+    assert any("look alike" in w for w in report.warnings)
+    assert any(".hidden" in w and "graded" in w for w in report.warnings)
+    assert ".hidden" in rows
+    assert len({r["feedback"] for r in rows.values()}) == len({r["student"] for r in rows.values()})
+    assert all(len(Path(r["feedback"]).name) < 100 for r in rows.values())
+    for r in rows.values():
+        assert (out / r["feedback"]).is_file()
+
+
+def test_a_feedback_file_in_the_output_folder_is_an_error_not_a_lost_gradebook(tmp_path):
+    nb = subs.write(subs.lesson(), tmp_path / "class" / "uma" / "00_welcome.ipynb")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "feedback").write_text("planted")
+    with pytest.raises(ValueError, match="feedback exists and is not a folder"):
+        grade([nb], tmp_path / "out", timeout=TIMEOUT, progress=False)
+
+
+def test_ctrl_c_keeps_the_rows_and_a_rerun_resumes(tmp_path):
+    folder, out = tmp_path / "class", tmp_path / "out"
+    for name in ("a_alice", "b_bob", "c_carl"):
+        subs.write(subs.correct(), folder / name / "00_welcome.ipynb")
+    argv = [sys.executable, "-m", "rlcourse.cli", "grade", str(folder), "--out", str(out)]
+    argv += ["--timeout", str(TIMEOUT), "--jobs", "1", "--no-progress"]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    book = out / "gradebook.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        book.exists() and json.loads(book.read_text(encoding="utf-8"))["submissions"]
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    kept = json.loads(book.read_text(encoding="utf-8"))["submissions"]
+    assert 1 <= len(kept) < 3 and all(r["total"] == 8 for r in kept)
+    assert _leftover_folders() == [] and _survivors() == []
+    # the same command again grades only the rest
+    report = grade([folder], out, timeout=TIMEOUT, jobs=1, progress=False)
+    assert report.resumed == len(kept)
+    assert [r["total"] for r in report.rows] == [8, 8, 8]
+    again = {r["file"]: r for r in report.rows}
+    for r in kept:
+        assert again[r["file"]]["time_s"] == r["time_s"]  # kept, not graded again

@@ -100,9 +100,9 @@ class GradeReport:
 
 
 def clean_name(name: str) -> str:
-    """A student name fit for the gradebook: no control characters or line breaks, NFC
-    normalised, at most ``MAX_NAME`` characters (a longer one keeps a hash of the rest)."""
-    text = _CONTROL.sub("?", unicodedata.normalize("NFC", name)).strip() or "?"
+    """A student name fit for the gradebook: no control characters or line breaks, at most
+    ``MAX_NAME`` characters (a longer one keeps a hash of the rest)."""
+    text = _CONTROL.sub("?", name).strip() or "?"
     if len(text) > MAX_NAME:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         text = f"{text[: MAX_NAME - 10]}~{digest}"
@@ -451,9 +451,16 @@ def _clean_stale_folders() -> None:
 
 
 def _prepare_matplotlib(folder: Path) -> str:
-    """A matplotlib cache built once per run and copied into each work folder."""
+    """A matplotlib font cache for the kernels: the grader's own, else built once per run;
+    each work folder gets a copy."""
     mpl = folder / "mpl"
     mpl.mkdir()
+    for cache in (os.environ.get("MPLCONFIGDIR"), Path.home() / ".cache" / "matplotlib"):
+        fonts = sorted(Path(cache).glob("fontlist-*.json")) if cache else []
+        if fonts:
+            with contextlib.suppress(OSError):
+                shutil.copy(fonts[-1], mpl / fonts[-1].name)
+                return str(mpl)
     env = dict(os.environ, MPLCONFIGDIR=str(mpl), MPLBACKEND="Agg")
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(

@@ -13,7 +13,6 @@ counted and discarded; the only output read is the runner's, and only as plain d
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -198,7 +197,7 @@ def kernel_env(work: Path) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": os.environ.get("RLCOURSE_GRADER_MPLCONFIGDIR", str(work / ".matplotlib")),
+        "MPLCONFIGDIR": str(work / ".matplotlib"),
         "IPYTHONDIR": str(work / ".ipython"),
         "JUPYTER_CONFIG_DIR": str(work / ".jupyter"),
         "JUPYTER_DATA_DIR": str(work / ".jupyter"),

@@ -182,12 +182,43 @@ def sweep(uid: int | None = None) -> int:
     return killed
 
 
+def installation_state() -> dict[str, tuple[int, int]]:
+    """Name -> (mtime, size) of the top-level entries of every site-packages folder and of
+    the rlcourse package: a submission that writes into the installation changes it."""
+    import site
+
+    import rlcourse
+
+    folders = {*site.getsitepackages(), str(Path(rlcourse.__file__).parent)}
+    folders.add(str(Path(rlcourse.__file__).parent.parent))
+    state = {}
+    for folder in sorted(folders):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.name == "__pycache__":
+                continue
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            state[e.path] = (st.st_mtime_ns, st.st_size)
+    return state
+
+
+def _changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
 # ---- one submission --------------------------------------------------------------------------
 
 
 def grade_one(request: dict[str, Any]) -> dict[str, Any]:
     """The gradebook row of one submission (never raises for anything the notebook does)."""
     start = time.monotonic()
+    before = installation_state()
     try:
         row = _grade_one(request)
     except Exception as exc:  # noqa: BLE001 — a grader failure is reported in the row
@@ -198,6 +229,11 @@ def grade_one(request: dict[str, Any]) -> dict[str, Any]:
         row["errors"].append(f"grader error: {type(exc).__name__}: {' '.join(str(exc).split())}")
     finally:
         sweep(request.get("uid"))
+    changed = _changed(before, installation_state())
+    if changed:
+        shown = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
+        row["errors"].append(f"for review: the Python installation changed while it ran ({shown})")
+        row["review"] = 1
     row["total"] = sum(e["points"] for e in row["exercises"])
     row["flags"] = sum(1 for e in row["exercises"] if e["flag"]) + int(row.pop("review", 0) > 0)
     row["time_s"] = round(time.monotonic() - start, 1)
@@ -300,11 +336,15 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
         (work / name).write_bytes(raw)  # the copy the kernel sees; the original is untouched
         calls = work / ".rlcourse-calls.pkl"
         calls.write_bytes(request_bytes(plans))
+        mpl = os.environ.get("RLCOURSE_GRADER_MPLCONFIGDIR", "")
+        if mpl and os.path.isdir(mpl):  # matplotlib's font cache, built once per run
+            shutil.copytree(mpl, work / ".matplotlib", symlinks=False)
         config: dict[str, Any] = {"as": limits.memory, "nproc": limits.nproc}
         config["fsize"] = limits.file_size
         if uid is not None:
-            for p in (work, work / name, calls):
-                os.chown(p, uid, uid)
+            for folder, dirs, files in os.walk(work):
+                for p in [folder, *(os.path.join(folder, f) for f in dirs + files)]:
+                    os.chown(p, uid, uid, follow_symlinks=False)
             config.update(uid=uid, gid=uid, chown=[], **request["mounts"])
             config["writable"] = [str(work)]
         run = run_notebook(
