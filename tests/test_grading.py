@@ -54,9 +54,19 @@ EXPECTED = {
     "gina": (
         (C, C, N),
         (0, 0, 0),
-        [f"{_cell('gina', 'while True')} did not finish within 5 s{SKIPPED}"],
+        [
+            f"{_cell('gina', 'while True')} did not finish within 5 s{SKIPPED}",
+            f"for review: {_cell('gina', 'while True').split(' (')[0]} handles signals (`signal`)",
+        ],
     ),
-    "hank": ((C, C, N), (0, 0, 0), [f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}"]),
+    "hank": (
+        (C, C, N),
+        (0, 0, 0),
+        [
+            f"{_cell('hank', 'os._exit')} killed the kernel{SKIPPED}",
+            f"for review: {_cell('hank', 'os._exit').split(' (')[0]} ends the process (`os._exit`)",
+        ],
+    ),
     "ivy": (
         (C, N, N),
         (0, 0, 0),
@@ -65,15 +75,7 @@ EXPECTED = {
             f"{_cell('ivy', 'filler.bin')} raised OSError: [Errno 27] File too large",
         ],
     ),
-    "judy": (
-        (F, I, I),
-        (0, 0, 0),
-        [
-            "q1 `discounted_return` flagged for review: it calls the library's own "
-            "`rlcourse.mdp.discounted_return` when it runs; holds the library's own "
-            "`rlcourse.mdp.discounted_return` (an alias, a wrapper, a `functools.partial`)"
-        ],
-    ),
+    "judy": ((F, I, I), (0, 0, 0), None),  # errors: see test_monkeypatching_does_not_reach...
 }
 
 
@@ -124,7 +126,8 @@ def test_graded_row(graded, student):
     assert row["total"] == sum(points)
     assert row["max_points"] == 8
     assert tuple(e["hint_level"] for e in row["exercises"]) == hints
-    assert row["errors"] == errors
+    if errors is not None:
+        assert row["errors"] == errors
     assert row["time_s"] > 0
     for e in row["exercises"]:
         assert e["message"], e
@@ -151,6 +154,11 @@ def test_monkeypatching_does_not_reach_the_checks(graded):
     assert not judy["q2"]["flag"]  # its own function, put into rlcourse.mdp: not the library's
     # q3 patches numpy while it runs: only in the student's kernel, not in the judge
     assert "values differ" in judy["q3"]["message"]
+    errors = graded["rows"]["judy"]["errors"]
+    assert errors[0].startswith("q1 `discounted_return` flagged for review: it calls the library")
+    where = _cell("judy", "framework.Exercise.check").split(" (")[0]
+    patched = "(`framework.Exercise.check = ...`)"
+    assert f"for review: {where} assigns into an imported module {patched}" in errors
 
 
 def test_invalid_json_is_a_zero_with_the_reason(graded):
@@ -227,7 +235,7 @@ def _without_times(doc: dict) -> dict:
 
 def test_regrading_gives_the_same_result(graded, tmp_path):
     """A second run (a subset, given as files) reproduces every field except the wall time."""
-    again = ["alice", "bob", "carol", "dave", "hank", "judy"]
+    again = ["alice", "carol", "dave"]
     report = grade(
         [graded["paths"][s] for s in again], tmp_path, timeout=TIMEOUT, jobs=2, progress=False
     )
