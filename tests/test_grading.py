@@ -83,6 +83,9 @@ EXPECTED = {
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
     paths = subs.make_class(root / "class")
+    # the answer key, under a name that names no lesson: its metadata says which
+    paths["key"] = root / "class" / "key.ipynb"
+    paths["key"].write_bytes(subs.SOLUTION.read_bytes())
     before = {s: (p.read_bytes(), p.stat().st_mtime_ns) for s, p in paths.items()}
     out = root / "out"
     code = main(
@@ -159,6 +162,12 @@ def test_monkeypatching_does_not_reach_the_checks(graded):
     where = _cell("judy", "framework.Exercise.check").split(" (")[0]
     patched = "(`framework.Exercise.check = ...`)"
     assert f"for review: {where} assigns into an imported module {patched}" in errors
+
+
+def test_the_solution_notebook_is_a_test_key(graded):
+    row = graded["rows"]["key"]
+    assert row["lesson"] == "00" and row["total"] == 8 and row["flags"] == 0
+    assert [e["status"] for e in row["exercises"]] == [C, C, C]
 
 
 def test_invalid_json_is_a_zero_with_the_reason(graded):

@@ -391,6 +391,7 @@ def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(
     rows = {r["student"]: r for r in report.rows}
     assert alice.read_bytes() == before
     assert rows["alice"]["total"] == 8 and rows["uma"]["total"] == 0
+    assert rows["alice"]["errors"] == []  # the lesson ran normally inside the namespace
     assert [e["status"] for e in rows["uma"]["exercises"]] == [N, N, N]
     # nothing succeeded but seeing its own copy: env 0, own notebook 1, every other try 0
     assert "expected 2.75, got 1" in rows["a4_reach"]["exercises"][0]["message"]

@@ -484,6 +484,9 @@ def _mounts(paths: Sequence[str | Path], out: Path) -> dict[str, list[str]]:
     exe = Path(sys.executable)
     read_only = {sys.prefix, sys.base_prefix, str(exe.parent), str(exe.resolve().parent)}
     read_only.add(str(Path(rlcourse.__file__).resolve().parent.parent))
+    from rlcourse.paths import project_root
+
+    read_only.add(str(project_root() / "course"))  # the syllabus; not lessons/ or solutions/
     read_only = {str(Path(p).resolve()) for p in read_only}
     return {"hide": sorted(set(hide)), "read_only": sorted(read_only)}
 

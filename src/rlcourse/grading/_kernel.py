@@ -184,9 +184,11 @@ class _Restart(Exception):
 def kernel_env(work: Path) -> dict[str, str]:
     """The kernel's whole environment: nothing of the instructor's is passed on."""
     import rlcourse
+    from rlcourse.paths import project_root
 
     package_root = str(Path(rlcourse.__file__).resolve().parent.parent)
     return {
+        "RLCOURSE_ROOT": str(project_root()),
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(work),
         "TMPDIR": str(work),

@@ -197,6 +197,14 @@ def review(
                 and node.func.id in _SUSPICIOUS_CALLS
             ):
                 what = _SUSPICIOUS_CALLS[node.func.id]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "getattr"
+                and len(node.args) >= 2
+                and not isinstance(node.args[1], ast.Constant)
+            ):
+                what = "gets attributes by a computed name (`getattr`)"
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else []
                 if isinstance(node, ast.ImportFrom):
