@@ -296,7 +296,7 @@ def test_no_memory_addresses_in_the_feedback(hostile):
 # ---- attack 4: one submission reaching the others, the grader and the machine -----------------
 
 REACH = """
-    import os, signal
+    import os, signal, subprocess
     from pathlib import Path
 
     TARGETS = {targets!r}
@@ -334,6 +334,13 @@ REACH = """
         done["home"] = attempt(home_marker)
         pth = Path(TARGETS["site"], "zz_attack.pth")
         done["pth"] = attempt(lambda: pth.write_text("import os"))
+        kids = []
+        try:  # more processes than --nproc allows
+            for _ in range(100):
+                kids.append(subprocess.Popen(["sleep", TARGETS["marker"]]))
+        except OSError:
+            pass
+        done["many"] = int(len(kids) == 100)
     kill_workers()
 
     def discounted_return(rewards, gamma):
@@ -361,9 +368,7 @@ def _user_mode_works() -> str:
 
 
 @pytest.mark.skipif(bool(_user_mode_works()), reason=_user_mode_works() or "ok")
-def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(
-    tmp_path, monkeypatch
-):
+def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(tmp_path, monkeypatch):
     import site
 
     monkeypatch.setenv("RLCOURSE_TEST_SECRET", "instructor-secret")
@@ -378,11 +383,12 @@ def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(
         "out": str(out),
         "home": str(Path.home()),
         "site": site.getsitepackages()[0],
+        "marker": MARKER,
     }
     subs.write(_with_cells(_reach(targets)), folder / "a4_reach" / "00_welcome.ipynb")
     try:
         report = grade([folder], out, timeout=TIMEOUT, budget=BUDGET, jobs=2, progress=False,
-                       isolate="user")  # fmt: skip
+                       isolate="user", nproc=48)  # fmt: skip
     finally:
         leaked = [p for p in (home_marker, Path(targets["site"], "zz_attack.pth")) if p.exists()]
         for p in leaked:
@@ -394,12 +400,18 @@ def test_attack4_user_mode_keeps_the_others_the_grader_and_the_machine_safe(
     assert rows["alice"]["errors"] == []  # the lesson ran normally inside the namespace
     assert [e["status"] for e in rows["uma"]["exercises"]] == [N, N, N]
     # nothing succeeded but seeing its own copy: env 0, own notebook 1, every other try 0
+    # (reading, overwriting, the gradebook, the home folder, the installation, 100 processes)
     assert "expected 2.75, got 1" in rows["a4_reach"]["exercises"][0]["message"]
     assert {p.name for p in out.iterdir()} <= {
-        "feedback", "gradebook.csv", "gradebook.json", "grading-log.txt"
+        "feedback",
+        "gradebook.csv",
+        "gradebook.json",
+        "grading-log.txt",
     }
     assert sorted(p.name for p in (out / "feedback").iterdir()) == [
-        "a4_reach.md", "alice.md", "uma.md"
+        "a4_reach.md",
+        "alice.md",
+        "uma.md",
     ]
     assert _survivors() == [] and _leftover_folders() == []
 
@@ -468,3 +480,13 @@ def test_ctrl_c_keeps_the_rows_and_a_rerun_resumes(tmp_path):
     again = {r["file"]: r for r in report.rows}
     for r in kept:
         assert again[r["file"]]["time_s"] == r["time_s"]  # kept, not graded again
+
+
+def test_attack8_a_kernel_that_cannot_start_is_a_row_with_its_reason(tmp_path):
+    nb = subs.write(subs.lesson(), tmp_path / "class" / "uma" / "00_welcome.ipynb")
+    report = grade([nb], tmp_path / "out", timeout=TIMEOUT, memory_mb=48, progress=False)
+    (row,) = report.rows
+    assert row["total"] == 0 and [e["status"] for e in row["exercises"]] == ["not graded"] * 3
+    assert row["errors"][0].startswith("the kernel could not run: ")
+    assert (tmp_path / "out" / "grading-log.txt").read_text(encoding="utf-8").strip()
+    assert _survivors() == [] and _leftover_folders() == []

@@ -302,4 +302,3 @@ def judge(plan: Plan, outcome: Any, work: str = "") -> dict[str, Any]:
         if status == Status.CORRECT.value:
             status = FLAGGED
     return {"status": status, "message": message, "flag": flag}
-

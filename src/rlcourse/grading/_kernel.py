@@ -385,4 +385,3 @@ def run_notebook(
     run.problems.sort(key=lambda p: (p.cell, p.kind))
     run.hints = dict(hints.levels)
     return run
-

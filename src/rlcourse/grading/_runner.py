@@ -15,12 +15,12 @@ from __future__ import annotations
 import copy
 import dis
 import functools
-import gc
 import importlib
 import importlib.util
 import os
 import pickle
 import signal
+import sys
 import types
 from typing import Any
 
@@ -36,8 +36,8 @@ class _Stop(BaseException):
 
 def _answers(specs: list[tuple[str, str]]) -> list[types.FunctionType]:
     """The library's own function objects for ``specs`` (module, name), found by their code's
-    file and name among all live functions, so a notebook that replaced the module attribute
-    does not hide the original."""
+    file and name among the functions every loaded ``rlcourse`` module holds, so a notebook
+    that replaced one module attribute does not hide the original."""
     wanted = {}
     for module, name in specs:
         try:
@@ -47,12 +47,20 @@ def _answers(specs: list[tuple[str, str]]) -> list[types.FunctionType]:
         if spec is not None and spec.origin:
             wanted[(os.path.realpath(spec.origin), name)] = len(wanted)
     found: dict[int, types.FunctionType] = {}
-    for obj in gc.get_objects():
-        if type(obj) is types.FunctionType and not obj.__code__.co_freevars:
-            code = obj.__code__
-            key = (os.path.realpath(code.co_filename), code.co_name)
-            if key in wanted and obj.__qualname__ == code.co_name:
-                found.setdefault(wanted[key], obj)
+    real: dict[str, str] = {}
+    for mname, mod in list(sys.modules.items()):
+        if not (mname == "rlcourse" or mname.startswith("rlcourse.")):
+            continue
+        for obj in list(getattr(mod, "__dict__", {}).values()):
+            candidates = [obj, getattr(obj, "reference", None)]
+            for f in candidates:
+                if type(f) is not types.FunctionType or f.__code__.co_freevars:
+                    continue
+                code = f.__code__
+                path = real.setdefault(code.co_filename, os.path.realpath(code.co_filename))
+                key = (path, code.co_name)
+                if key in wanted and f.__qualname__ == code.co_name:
+                    found.setdefault(wanted[key], f)
     return [found[i] for i in sorted(found)]
 
 
@@ -223,7 +231,13 @@ def _one(ns: dict[str, Any], ex: dict[str, Any]) -> dict[str, Any]:
         return {"id": ex["id"], "status": "value", "value": encode(obj)}
     flags = static_flags(obj, answers)
     watch = _Watch(answers)
-    results = [_call(obj, a, k, ex["timeout"], watch) for a, k in ex["calls"]]
+    results, size = [], 0
+    for a, k in ex["calls"]:
+        r = _call(obj, a, k, ex["timeout"], watch) if size < MAX_BYTES // 2 else None
+        if r is None or size + len(dumps(r)) > MAX_BYTES // 2:
+            r = {"ok": {"opaque": "too large"}}
+        size += len(dumps(r))
+        results.append(r)
     flags += [{"kind": "calls", "answer": i} for i, n in enumerate(watch.counts) if n]
     return {"id": ex["id"], "status": "calls", "results": results, "flags": flags}
 

@@ -60,8 +60,7 @@ def identify_lesson(
             lesson = syllabus.lesson(str(lesson_id))
         except KeyError:
             why = (
-                f"the notebook's metadata names lesson {str(lesson_id)[:20]!r}, "
-                "not in the syllabus"
+                f"the notebook's metadata names lesson {str(lesson_id)[:20]!r}, not in the syllabus"
             )
         else:
             notes = []
@@ -347,10 +346,19 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
                     os.chown(p, uid, uid, follow_symlinks=False)
             config.update(uid=uid, gid=uid, chown=[], **request["mounts"])
             config["writable"] = [str(work)]
-        run = run_notebook(
-            nb, work, calls, lesson.id, limits=limits, config=config,
-            check_seconds=check_seconds, demo=set(given),
-        )  # fmt: skip
+        try:
+            run = run_notebook(
+                nb, work, calls, lesson.id, limits=limits, config=config,
+                check_seconds=check_seconds, demo=set(given),
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 — e.g. a kernel that cannot start
+            import traceback
+
+            traceback.print_exc()  # kept in the grading log
+            reason = f"the kernel could not run: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            row["errors"].append(reason[:400])
+            _not_graded(row, "the kernel could not run")
+            return row
         row["errors"].extend(p.text for p in run.problems)
         if run.runner_error:
             row["errors"].append(run.runner_error)
@@ -375,9 +383,7 @@ def _grade_one(request: dict[str, Any]) -> dict[str, Any]:
             if static_flags.get(e["id"]):
                 _apply_flags(e, static_flags[e["id"]])
             if e["flag"]:
-                row["errors"].append(
-                    f"{e['id']} `{e['name']}` flagged for review: it {e['flag']}"
-                )
+                row["errors"].append(f"{e['id']} `{e['name']}` flagged for review: it {e['flag']}")
         _not_graded(row, "the checks could not run")
         row["errors"].extend(f"for review: {n}" for n in review_notes)
         row["review"] = len(review_notes)
