@@ -724,9 +724,9 @@ class _Book:
                         self.old[r["file"]] = r
             except (OSError, ValueError, AttributeError):
                 warnings.append(f"{path}: unreadable, not resumed")
-        for display, r in self.old.items():
-            if display not in self.current:
-                self.rows[display] = r  # rows of other files graded into the same folder
+        # every earlier row stays until its file's new row replaces it (rows of other files
+        # graded into the same folder stay for good)
+        self.rows.update(self.old)
 
     def reusable(self, sub: Submission, sha: str, key: str) -> bool:
         r = self.old.get(sub.display)
