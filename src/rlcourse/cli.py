@@ -98,17 +98,37 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     _require_lab_tools("rlcourse grade", "nbformat", "nbclient", "ipykernel")
     from rlcourse.grading import grade
 
-    report = grade(
-        args.paths,
-        args.out,
-        timeout=args.timeout,
-        jobs=args.jobs,
-        progress=not args.no_progress,
-    )
+    try:
+        report = grade(
+            args.paths,
+            args.out,
+            timeout=args.timeout,
+            jobs=args.jobs,
+            progress=not args.no_progress,
+            budget=args.budget,
+            memory_mb=args.memory,
+            nproc=args.nproc,
+            lesson=args.lesson,
+            isolate=args.isolate,
+            uid_base=args.uid_base,
+            restart=args.restart,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"rlcourse grade: interrupted; every row graded so far is in {args.out}. "
+            "Run the same command again to grade the rest.",
+            file=sys.stderr,
+        )
+        return 130
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     problems = sum(1 for r in report.rows if r["errors"])
+    flagged = sum(1 for r in report.rows if r.get("flags"))
+    resumed = f" ({report.resumed} kept from the last run)" if report.resumed else ""
     print(
-        f"graded {len(report.rows)} submission(s), {problems} with problems: "
-        f"{report.csv_path}, {report.json_path}, feedback in {report.feedback_dir}"
+        f"graded {len(report.rows)} submission(s){resumed}, {problems} with problems, "
+        f"{flagged} flagged for review: {report.csv_path}, {report.json_path}, "
+        f"feedback in {report.feedback_dir}"
     )
     return 0
 
@@ -193,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         "its lesson on the objects the student defined, and write gradebook.csv, "
         "gradebook.json and one Markdown feedback file per student into --out. PATH is a "
         "notebook or a folder with one notebook or one sub-folder per student. Submissions "
-        "are never modified. Not a sandbox: grade untrusted notebooks in a container.",
+        "are never modified. See the instructor guide for what each --isolate mode protects "
+        "against.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="notebooks or folders to grade")
     p.add_argument("--out", default="grades", help="output folder (default: ./grades)")
@@ -201,7 +222,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=60.0, help="time limit per cell in seconds (default 60)"
     )
     p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="time limit for a whole notebook in seconds, whatever its number of cells "
+        "(default: 10 x timeout, at least 300)",
+    )
+    p.add_argument(
+        "--memory", type=int, default=4096, help="memory limit of a kernel in MB (default 4096)"
+    )
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=256,
+        help="process limit of a kernel (default 256; enforced with --isolate user)",
+    )
+    p.add_argument(
         "--jobs", type=int, default=None, help="submissions graded at once (default: core count)"
+    )
+    p.add_argument("--lesson", default=None, help="grade every notebook as this lesson (NN)")
+    p.add_argument(
+        "--isolate",
+        choices=("process", "user"),
+        default="process",
+        help="process: own folder, scrubbed environment, limits, every process killed at the "
+        "end; user (root, Linux): also its own user id, hidden folders, read-only "
+        "installation (default: process)",
+    )
+    p.add_argument(
+        "--uid-base", type=int, default=61000, help="first user id of --isolate user (61000)"
+    )
+    p.add_argument(
+        "--restart", action="store_true", help="grade everything again (default: resume)"
     )
     p.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     p.set_defaults(func=_cmd_grade)

@@ -1,20 +1,23 @@
-"""Run a copy of a submission in a fresh kernel and carry the student's objects out.
+"""Run a copy of a submission in a fresh, limited kernel; then have it call the student's
+functions on the judge's cases and collect the plain-data answers.
 
-The kernel is started with the grader's own interpreter, in a private folder holding the copy,
-with ``RLCOURSE_PROGRESS`` pointing at a private file (so the hints the notebook asks for are
-recorded there) and a cap on the size of any file it writes. Each code cell runs with a time
-limit; errors do not stop the run. A cell that does not stop when interrupted, or that kills
-the kernel, is skipped on a re-run in a new kernel, so the rest of the notebook still counts.
-Outputs are counted and discarded: the grader never reads what the notebook printed.
+The kernel is started through :mod:`rlcourse.grading._sandbox` (new session, resource limits,
+optionally its own user id and mount namespace) with the grader's own interpreter, in a
+private folder holding only the copy, with a scrubbed environment. Each code cell runs with a
+time limit, and the whole notebook with a total budget that does not grow with the number of
+cells; errors do not stop the run. A cell that does not stop when interrupted, or that kills
+the kernel, is skipped on a re-run in a new kernel (within the same budget). Outputs are
+counted and discarded; the only output read is the runner's, and only as plain data.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,20 +28,43 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-__all__ = ["CellProblem", "KernelRun", "run_notebook"]
+from rlcourse.grading._runner import MIME
+
+__all__ = ["CellProblem", "KernelRun", "Limits", "run_notebook"]
 
 KERNEL_NAME = "rlcourse-grader"
 MAX_RUNS = 3  # first run + re-runs that skip a cell that hung or killed the kernel
 PROBE_SECONDS = 3.0
 TIMEOUT_ENAME = "rlcourse-cell-timeout"
+PROGRESS_NAME = ".rlcourse-progress.jsonl"
+MAX_PROGRESS_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use: time per cell, total time for the notebook, memory
+    (address space), processes (only enforced for a non-root user), file size, output."""
+
+    timeout: float = 60.0
+    budget: float = 600.0
+    memory: int = 4 * 2**30
+    nproc: int = 256
+    file_size: int = 64 * 2**20
+    output: int = 10_000_000
 
 
 class _GraderSpecs(KernelSpecManager):
-    """One kernel spec: IPython on the grader's own interpreter (same Python, same rlcourse)."""
+    """One kernel spec: IPython on the grader's own interpreter, started by the sandbox."""
+
+    def __init__(self, config: dict[str, Any], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.sandbox = config
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        sandbox = [sys.executable, "-m", "rlcourse.grading._sandbox", json.dumps(self.sandbox)]
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         return KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[*sandbox, "--", *kernel],
             display_name="rlcourse grader",
             language="python",
             metadata={"debugger": False},
@@ -50,25 +76,26 @@ class CellProblem:
     """Something that went wrong in one cell (``cell`` is its 1-based position)."""
 
     cell: int
-    kind: str  # "error", "timeout", "killed", "output"
+    kind: str  # "error", "timeout", "killed", "output", "budget"
     text: str
 
 
 @dataclass
 class KernelRun:
     problems: list[CellProblem] = field(default_factory=list)
-    payload: dict[str, Any] | None = None
-    payload_error: str = ""
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    runner_error: str = ""
+    forged: int = 0
     hints: dict[str, int] = field(default_factory=dict)
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+|0x[0-9a-fA-F]{6,}")
 
 
 def clean_text(text: str, work: Path, limit: int = 300) -> str:
     """One line, no memory addresses or private paths (so a re-run gives the same text)."""
-    text = text.replace(str(work), "<submission folder>")
-    text = _ADDRESS.sub("", " ".join(str(text).split()))
+    text = str(text).replace(str(work), "<submission folder>")
+    text = _ADDRESS.sub("", " ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -81,12 +108,16 @@ def _snippet(source: str) -> str:
 
 
 class _Client(NotebookClient):
-    """A notebook client that keeps no outputs, only how much each cell printed."""
+    """A notebook client that keeps no outputs, only how much each cell printed — and, for the
+    runner cell, the plain-data messages of MIME type ``MIME``."""
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, runner_index: int = -1, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.output_bytes: dict[int, int] = {}
         self.replies: dict[int, dict[str, Any]] = {}
+        self.runner_index = runner_index
+        self.messages: list[Any] = []
+        self.forged = 0
         self.on_cell_executed = self._on_executed
 
     def _on_executed(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
@@ -95,69 +126,52 @@ class _Client(NotebookClient):
 
     def output(self, outs: list, msg: dict[str, Any], display_id: Any, cell_index: int) -> None:
         content = msg.get("content", {})
-        size = len(str(content.get("text", ""))) + sum(
-            len(str(v)) for v in (content.get("data") or {}).values()
-        )
+        data = content.get("data") or {}
+        if MIME in data:
+            if cell_index == self.runner_index and len(self.messages) < 1000:
+                self.messages.append(data[MIME])
+            else:
+                self.forged += 1
+            return None
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in data.values())
         self.output_bytes[cell_index] = self.output_bytes.get(cell_index, 0) + size
         return None
 
 
-_SETUP = """
-import resource as _r, signal as _s
-_s.signal(_s.SIGXFSZ, _s.SIG_IGN)
-_r.setrlimit(_r.RLIMIT_FSIZE, ({cap}, {cap}))
-del _r, _s
-"""
-
-_EXPORT = """
-def __rlcourse_export__(names, path):
-    import base64, json, linecache, types
-    from rlcourse.grading._transfer import dumps
-    ns = globals()
-    out = {{}}
-    sources = {{}}
-    for value in list(ns.values()):
-        code = getattr(value, "__code__", None)
-        if isinstance(code, types.CodeType) and getattr(value, "__module__", "") == "__main__":
-            fn = code.co_filename
-            if fn not in sources:
-                sources[fn] = "".join(linecache.getlines(fn))
-    for name in names:
-        if name not in ns:
-            out[name] = {{"status": "missing"}}
-            continue
-        try:
-            data = dumps(ns[name])
-        except BaseException as exc:
-            out[name] = {{"status": "error", "error": f"{{type(exc).__name__}}: {{exc}}"[:400]}}
-            continue
-        out[name] = {{"status": "ok", "pickle": base64.b64encode(data).decode("ascii")}}
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump({{"objects": out, "sources": sources}}, fh)
-
-__rlcourse_export__({names!r}, {path!r})
-del __rlcourse_export__
+_RUNNER = """
+__import__("rlcourse.grading._runner", fromlist=["serve"]).serve(globals(), {path!r}, {nonce!r})
 """
 
 
-def _hint_levels(progress_file: Path, lesson_id: str) -> dict[str, int]:
-    from rlcourse.exercises.progress import read_progress
+class _Hints:
+    """Reads the hints the kernel records, cell by cell, so that hints asked for by a cell
+    the lesson itself contains (its demonstration) are not counted."""
 
-    levels: dict[str, int] = {}
-    try:
-        entries = read_progress(progress_file)
-    except (OSError, ValueError):
-        return levels
-    for e in entries:
-        if e.get("event") != "hint" or str(e.get("lesson")) != lesson_id:
-            continue
+    def __init__(self, path: Path, lesson_id: str) -> None:
+        self.path, self.lesson_id = path, lesson_id
+        self.offset = 0
+        self.levels: dict[str, int] = {}
+
+    def after_cell(self, counts: bool) -> None:
         try:
-            level = int(e.get("level", 0))
-        except (TypeError, ValueError):
-            continue
-        qid = str(e["exercise"])
-        levels[qid] = max(levels.get(qid, 0), level)
-    return levels
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(max(0, MAX_PROGRESS_BYTES - self.offset))
+        except OSError:
+            return
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        if not counts:
+            return
+        for line in chunk[:end].splitlines():
+            try:
+                e = json.loads(line)
+                if e.get("event") != "hint" or str(e.get("lesson")) != self.lesson_id:
+                    continue
+                qid, level = str(e["exercise"])[:20], int(e.get("level", 0))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+            self.levels[qid] = max(self.levels.get(qid, 0), min(level, 99))
 
 
 class _Restart(Exception):
@@ -167,34 +181,70 @@ class _Restart(Exception):
         self.problem = problem
 
 
+def kernel_env(work: Path) -> dict[str, str]:
+    """The kernel's whole environment: nothing of the instructor's is passed on."""
+    import rlcourse
+    from rlcourse.paths import project_root
+
+    package_root = str(Path(rlcourse.__file__).resolve().parent.parent)
+    return {
+        "RLCOURSE_ROOT": str(project_root()),
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONPATH": package_root,
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(work / ".matplotlib"),
+        "IPYTHONDIR": str(work / ".ipython"),
+        "JUPYTER_CONFIG_DIR": str(work / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(work / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(work / ".jupyter"),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "RLCOURSE_PROGRESS": str(work / PROGRESS_NAME),
+    }
+
+
 def _one_run(
     nb: nbformat.NotebookNode,
     work: Path,
-    names: list[str],
+    request: Path,
     skip: dict[int, CellProblem],
-    timeout: float,
-    output_cap: int,
-    file_cap: int,
+    limits: Limits,
+    deadline: float,
+    config: dict[str, Any],
+    hints: _Hints,
+    demo: set[str],
+    check_seconds: float,
 ) -> KernelRun:
-    """Run every code cell not in ``skip`` in one new kernel, then export ``names``."""
+    """Run every code cell not in ``skip`` in one new kernel, then the runner."""
     run = KernelRun()
+    nonce = secrets.token_hex(16)
     n_student = len(nb.cells)
-    setup_index, probe_index, export_index = n_student, n_student + 1, n_student + 2
-    payload_path = work / ".rlcourse-payload.json"
-    payload_path.unlink(missing_ok=True)
+    probe_index, runner_index = n_student, n_student + 1
     nb = nbformat.from_dict(nb)
     nb.cells.extend(
         [
-            nbformat.v4.new_code_cell(_SETUP.format(cap=int(file_cap))),
             nbformat.v4.new_code_cell("pass"),
-            nbformat.v4.new_code_cell(_EXPORT.format(names=names, path=str(payload_path))),
+            nbformat.v4.new_code_cell(_RUNNER.format(path=str(request), nonce=nonce)),
         ]
     )
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=_GraderSpecs())
+    km = AsyncKernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=_GraderSpecs(config),
+        connection_file=str(work / ".kernel.json"),
+    )
     client = _Client(
         nb,
         km=km,
-        timeout=max(1, round(timeout)),
+        timeout=max(1, round(limits.timeout)),
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
@@ -202,56 +252,65 @@ def _one_run(
         startup_timeout=60,
         shutdown_kernel="immediate",
         record_timing=False,
+        runner_index=runner_index,
     )
-    env = dict(os.environ)
-    env.update(
-        RLCOURSE_PROGRESS=str(work / ".rlcourse-progress.jsonl"),
-        MPLBACKEND="Agg",
-        PYTHONHASHSEED="0",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
-    )
+    hints.offset = 0
+    hints.levels = {}
     with client.setup_kernel(
-        env=env,
+        env=kernel_env(work),
         cwd=str(work),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cleanup_kc=True,
     ):
-        client.execute_cell(nb.cells[setup_index], setup_index, store_history=False)
         for index in range(n_student):
             cell = nb.cells[index]
             if cell.cell_type != "code" or index in skip:
                 continue
             where = f"cell {index + 1} (`{_snippet(cell.source)}`)"
+            left = deadline - time.monotonic()
+            if left < 1:
+                run.problems.append(
+                    CellProblem(
+                        index + 1,
+                        "budget",
+                        f"the notebook used up its time budget of {limits.budget:g} s: "
+                        f"cells from {where} on were not run",
+                    )
+                )
+                break
+            limit = min(limits.timeout, left)
+            client.timeout = max(1, round(limit))
             try:
                 client.execute_cell(cell, index)
             except DeadKernelError:
                 raise _Restart(
                     index, CellProblem(index + 1, "killed", f"{where} killed the kernel")
                 ) from None
+            finally:
+                hints.after_cell(cell.source.strip() not in demo)
             reply = client.replies.get(index, {})
             printed = client.output_bytes.get(index, 0)
-            if printed > output_cap:
+            if printed > limits.output:
                 run.problems.append(
                     CellProblem(
                         index + 1,
                         "output",
                         f"{where} printed {printed / 1e6:.1f} MB of output "
-                        f"(more than {output_cap / 1e6:g} MB; discarded)",
+                        f"(more than {limits.output / 1e6:g} MB; discarded)",
                     )
                 )
             if reply.get("status") != "error":
                 continue
             if reply.get("ename") == TIMEOUT_ENAME:
                 problem = CellProblem(
-                    index + 1, "timeout", f"{where} did not finish within {timeout:g} s"
+                    index + 1, "timeout", f"{where} did not finish within {limit:g} s"
                 )
                 client.timeout = max(1, round(PROBE_SECONDS))
                 try:
                     client.execute_cell(nb.cells[probe_index], probe_index, store_history=False)
                 except DeadKernelError:
                     raise _Restart(index, problem) from None
-                client.timeout = max(1, round(timeout))
                 if client.replies.get(probe_index, {}).get("ename") == TIMEOUT_ENAME:
                     raise _Restart(index, problem)
                 run.problems.append(problem)
@@ -260,48 +319,69 @@ def _one_run(
             run.problems.append(
                 CellProblem(index + 1, "error", f"{where} raised {clean_text(text, work)}")
             )
+        client.timeout = max(1, round(check_seconds))
         try:
-            client.execute_cell(nb.cells[export_index], export_index, store_history=False)
+            client.execute_cell(nb.cells[runner_index], runner_index, store_history=False)
         except DeadKernelError:
-            run.payload_error = "the kernel died while the grader collected your objects"
-        reply = client.replies.get(export_index, {})
-        if reply.get("status") == "error" and not run.payload_error:
-            run.payload_error = "the grader could not collect your objects: " + clean_text(
+            run.runner_error = "the kernel died while your functions were checked"
+        reply = client.replies.get(runner_index, {})
+        if reply.get("ename") == TIMEOUT_ENAME:
+            run.runner_error = "checking your functions did not finish in time"
+        elif reply.get("status") == "error" and not run.runner_error:
+            run.runner_error = "the checks could not run in your kernel: " + clean_text(
                 f"{reply.get('ename')}: {reply.get('evalue')}", work
             )
-    if not run.payload_error:
-        try:
-            run.payload = json.loads(payload_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            run.payload_error = f"the grader could not read your objects back: {exc}"
+    run.forged = client.forged
+    conflicts: set[str] = set()
+    for message in client.messages:
+        if not isinstance(message, dict) or message.pop("nonce", None) != nonce:
+            run.forged += 1
+            continue
+        qid = message.get("id")
+        if not isinstance(qid, str):
+            run.forged += 1
+        elif qid in run.outcomes:
+            conflicts.add(qid)
+        else:
+            run.outcomes[qid] = message
+    for qid in conflicts:  # two answers for one exercise: neither is trusted
+        run.outcomes[qid] = {"id": qid, "status": "conflict"}
     return run
 
 
 def run_notebook(
     nb: nbformat.NotebookNode,
     work: Path,
-    names: list[str],
+    request: Path,
     lesson_id: str,
     *,
-    timeout: float,
-    output_cap: int = 10_000_000,
-    file_cap: int = 64 * 2**20,
+    limits: Limits,
+    config: dict[str, Any],
+    check_seconds: float,
+    demo: set[str] | None = None,
 ) -> KernelRun:
-    """Execute ``nb`` (a copy) in ``work``; return cell problems, the exported objects and the
-    hint levels reached. Never raises for anything the notebook does."""
+    """Execute ``nb`` (a copy) in ``work``, then the runner with the calls in ``request``;
+    return cell problems, the kernel's plain-data outcomes per exercise and the hint levels.
+    Never raises for anything the notebook does."""
     skip: dict[int, CellProblem] = {}
     run = KernelRun()
+    deadline = time.monotonic() + limits.budget
+    hints = _Hints(work / PROGRESS_NAME, lesson_id)
     for _ in range(MAX_RUNS):
         try:
-            run = _one_run(nb, work, names, skip, timeout, output_cap, file_cap)
+            (work / PROGRESS_NAME).unlink(missing_ok=True)
+            run = _one_run(
+                nb, work, request, skip, limits, deadline, config, hints, demo or set(),
+                check_seconds,
+            )  # fmt: skip
             break
         except _Restart as restart:
             skip[restart.index] = restart.problem
     else:
-        run = KernelRun(payload_error="the notebook could not be run to the end")
+        run = KernelRun(runner_error="the notebook could not be run to the end")
     for problem in skip.values():
         suffix = " — skipped on a re-run in a new kernel"
         run.problems.append(CellProblem(problem.cell, problem.kind, problem.text + suffix))
     run.problems.sort(key=lambda p: (p.cell, p.kind))
-    run.hints = _hint_levels(work / ".rlcourse-progress.jsonl", lesson_id)
+    run.hints = dict(hints.levels)
     return run
