@@ -8,7 +8,7 @@ import textwrap
 import nbformat
 import pytest
 
-from rlcourse.build import BuildError, build, stub_source
+from rlcourse.build import BuildError, build, lesson_cell_id, solution_cell_ids, stub_source
 from rlcourse.cli import main
 from rlcourse.paths import lessons_dir, solutions_dir
 from rlcourse.syllabus import load_syllabus
@@ -138,3 +138,52 @@ def test_missing_and_extra_notebooks_are_reported(tmp_path):
 def test_cli_build_check(capsys):
     assert main(["build", "--check"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_solution_cell_ids_prefix_only_what_repeats():
+    got = solution_cell_ids([("00", ["a", "c1", "c2"]), ("01", ["c1", "b", "b"])])
+    assert got == {"00": ["a", "00-c1", "c2"], "01": ["01-c1", "01-b", "01-b-2"]}
+    flat = [cid for ids in got.values() for cid in ids]
+    assert len(flat) == len(set(flat))
+    # already unique: nothing changes (so building twice changes nothing)
+    assert solution_cell_ids(got.items()) == got
+
+
+def test_cell_ids_are_unique_across_all_notebooks():
+    syl = load_syllabus()
+    for folder in (solutions_dir(), lessons_dir()):
+        ids = [
+            cell.id
+            for lesson in syl.lessons
+            for cell in nbformat.read(folder / lesson.notebook, as_version=4).cells
+        ]
+        assert len(ids) == len(set(ids)), f"repeated cell ids in {folder.name}/"
+    for lesson in syl.lessons:
+        nb = nbformat.read(lessons_dir() / lesson.notebook, as_version=4)
+        expected = [lesson_cell_id(lesson.id, k) for k in range(len(nb.cells))]
+        assert [c.id for c in nb.cells] == expected
+
+
+def test_build_makes_repeated_solution_ids_unique_changing_nothing_else(tmp_path):
+    sol, les = _copy_course(tmp_path)
+    syl = load_syllabus()
+    first, second = (sol / syl.lessons[i].notebook for i in (0, 1))
+    nb1, nb2 = nbformat.read(first, as_version=4), nbformat.read(second, as_version=4)
+    nb2.cells[3].id = nb1.cells[5].id
+    nbformat.write(nb2, second)
+    old = nbformat.read(second, as_version=4)
+    first_text = first.read_text()
+    report = build(check=True, syllabus=syl, solutions=sol, lessons=les)
+    assert not report.ok and report.renumbered == (second.name,)
+    report = build(syllabus=syl, solutions=sol, lessons=les)
+    assert report.renumbered == (second.name,)
+    assert report.written == ()  # lesson ids do not depend on solution ids
+    assert first.read_text() == first_text  # the id already carrying its lesson stays
+    after = nbformat.read(second, as_version=4)
+    assert after.cells[3].id == f"{syl.lessons[1].id}-{nb1.cells[5].id}"
+    pairs = list(zip(old.cells, after.cells, strict=True))
+    assert sum(a.id != b.id for a, b in pairs) == 1
+    for a, b in pairs:
+        a.pop("id"), b.pop("id")
+    assert old == after
+    assert build(check=True, syllabus=syl, solutions=sol, lessons=les).ok

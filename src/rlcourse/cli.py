@@ -19,6 +19,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"missing: solutions/{name} (listed in course/syllabus.toml)", file=sys.stderr)
     for name in report.extra_lessons:
         print(f"not in the syllabus: lessons/{name}", file=sys.stderr)
+    for name in report.renumbered:
+        verb = "repeats cell ids of other notebooks" if args.check else "cell ids made unique"
+        print(f"solutions/{name}: {verb}", file=sys.stderr if args.check else sys.stdout)
     if args.check:
         for name in report.stale:
             print(f"stale: lessons/{name} differs from solutions/{name}", file=sys.stderr)
