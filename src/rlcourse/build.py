@@ -10,6 +10,9 @@ For every lesson of the syllabus, ``solutions/NN_name.ipynb`` becomes ``lessons/
   (a lesson has no outputs to compare);
 * the notebook metadata records which lesson it is (``metadata.rlcourse.lesson``), which
   the grader reads;
+* a first code cell is inserted that installs the course when the notebook runs on Google
+  Colab (it clones ``repository`` of ``course/publish.toml`` and pip-installs it) and does
+  nothing anywhere else (:func:`colab_cell_source`);
 * every lesson cell gets a fixed id made of the lesson id and its position
   (``lesson-03-007``), so ids are unique across all lessons (a website built from them
   needs that) and the same on every build.
@@ -23,6 +26,7 @@ such notebooks.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -32,11 +36,13 @@ from pathlib import Path
 import nbformat
 
 from rlcourse.paths import lessons_dir, solutions_dir
+from rlcourse.publish import Publish, load_publish
 from rlcourse.syllabus import Syllabus, load_syllabus
 
 __all__ = [
     "BuildReport",
     "build",
+    "colab_cell_source",
     "lesson_cell_id",
     "lesson_text",
     "solution_cell_ids",
@@ -46,6 +52,8 @@ __all__ = [
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 SOLUTION_ONLY = "solution-only"
+COLAB_TAG = "colab-setup"
+COLAB_ROOT = "/content/rlcourse"
 CHECK_OUTPUT_TAGS = ("nbval-check-output",)
 
 
@@ -122,6 +130,42 @@ def stub_source(source: str, where: str = "cell") -> str:
     return text + ("\n" if source.endswith("\n") else "")
 
 
+def colab_cell_source(publish: Publish) -> str:
+    """The lesson's first code cell: on Colab, clone the course and install it; else nothing.
+
+    Colab is recognised by its ``google.colab`` module being imported in the kernel. The
+    package is installed from the clone (not in editable mode, so it imports at once) and
+    ``RLCOURSE_ROOT`` points at the clone, where the syllabus lives.
+    """
+    q = json.dumps
+    return (
+        "# On Google Colab this cell fetches the course and installs it (about a minute).\n"
+        "# Anywhere else it does nothing.\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import os\n"
+        "    import subprocess\n"
+        "\n"
+        f"    root = {q(COLAB_ROOT)}\n"
+        "    if not os.path.isdir(root):\n"
+        "        subprocess.run(\n"
+        f'            ["git", "clone", "--depth", "1", "--branch", {q(publish.branch)},\n'
+        f"             {q(publish.repository)}, root],\n"
+        "            check=True,\n"
+        "        )\n"
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet", root]\n'
+        "    subprocess.run(pip, check=True)\n"
+        '    os.environ["RLCOURSE_ROOT"] = root  # where the syllabus is\n'
+    )
+
+
+def _colab_cell(publish: Publish) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(colab_cell_source(publish))
+    cell.metadata["tags"] = [COLAB_TAG]
+    return cell
+
+
 def lesson_cell_id(lesson_id: str, position: int) -> str:
     """The id of the cell at ``position`` (from 0) of lesson ``lesson_id``: ``lesson-03-007``."""
     return f"lesson-{lesson_id}-{position:03d}"
@@ -155,14 +199,17 @@ def solution_cell_ids(notebooks: Iterable[tuple[str, list[str]]]) -> dict[str, l
     return out
 
 
-def lesson_notebook(solution: nbformat.NotebookNode, lesson_id: str, where: str):
+def lesson_notebook(
+    solution: nbformat.NotebookNode, lesson_id: str, where: str, publish: Publish | None = None
+):
     """The lesson notebook made from a solution notebook (a new object)."""
+    publish = publish if publish is not None else load_publish()
     nb = nbformat.from_dict(solution)
     cells = []
     for k, cell in enumerate(nb.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
-        if SOLUTION_ONLY in tags:
-            continue
+        if SOLUTION_ONLY in tags or COLAB_TAG in tags:
+            continue  # a solution's own Colab cell is replaced by the current one
         if cell.cell_type == "code":
             cell.source = stub_source(cell.source, f"{where}, cell {k}")
             cell.outputs = []
@@ -175,6 +222,8 @@ def lesson_notebook(solution: nbformat.NotebookNode, lesson_id: str, where: str)
         elif "### BEGIN SOLUTION" in cell.source:
             raise BuildError(f"{where}, cell {k}: solution markers in a {cell.cell_type} cell")
         cells.append(cell)
+    first_code = next((k for k, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+    cells.insert(first_code, _colab_cell(publish))
     for position, cell in enumerate(cells):
         cell.id = lesson_cell_id(lesson_id, position)
     nb.cells = cells
@@ -183,10 +232,10 @@ def lesson_notebook(solution: nbformat.NotebookNode, lesson_id: str, where: str)
     return nb
 
 
-def lesson_text(solution_path: Path, lesson_id: str) -> str:
+def lesson_text(solution_path: Path, lesson_id: str, publish: Publish | None = None) -> str:
     """The exact text ``rlcourse build`` writes for one solution notebook."""
     sol = nbformat.read(solution_path, as_version=4)
-    nb = lesson_notebook(sol, lesson_id, solution_path.name)
+    nb = lesson_notebook(sol, lesson_id, solution_path.name, publish)
     return nbformat.writes(nb) + "\n"
 
 
@@ -234,9 +283,11 @@ def build(
     syllabus: Syllabus | None = None,
     solutions: Path | None = None,
     lessons: Path | None = None,
+    publish: Publish | None = None,
 ) -> BuildReport:
     """Write (or with ``check=True`` only compare) every lesson of the syllabus."""
     syl = syllabus if syllabus is not None else load_syllabus()
+    publish = publish if publish is not None else load_publish()
     src = solutions if solutions is not None else solutions_dir()
     dst = lessons if lessons is not None else lessons_dir()
     written, unchanged, stale, missing = [], [], [], []
@@ -248,7 +299,7 @@ def build(
         if not sol.is_file():
             missing.append(lesson.notebook)
             continue
-        text = lesson_text(sol, lesson.id)
+        text = lesson_text(sol, lesson.id, publish)
         target = dst / lesson.notebook
         current = target.read_text(encoding="utf-8") if target.is_file() else None
         if current == text:
