@@ -105,6 +105,43 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rlcourse.export import export
+
+    written = export(args.to, args.out, args.lesson or None)
+    for path in written:
+        print(f"wrote {path}")
+    if args.to == "nbgrader":
+        print(
+            f"next, in {args.out}: `nbgrader generate_assignment <lesson>`, collect, "
+            "then `nbgrader autograde <lesson>`"
+        )
+    else:
+        print("next, per lesson: `otter assign <lesson>/<lesson>.ipynb dist/<lesson>`")
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the lessons as nbgrader or Otter-Grader source notebooks (instructors)",
+        description="Write instructor notebooks made from solutions/ in the format of another "
+        "grading tool: nbgrader (DIR/source/<lesson>/<lesson>.ipynb, with solution, autograded "
+        "and locked cells) or Otter Assign (DIR/<lesson>/<lesson>.ipynb, with question, "
+        "solution and test blocks). Both grade in the student's kernel; see the instructor "
+        "guide for what that gives up.",
+    )
+    p.add_argument("--to", required=True, choices=["nbgrader", "otter"], help="the tool")
+    p.add_argument("out", metavar="DIR", help="output folder (for nbgrader: the course folder)")
+    p.add_argument(
+        "--lesson",
+        action="append",
+        default=[],
+        help="a lesson id such as 00 (repeatable; default: every lesson)",
+    )
+    p.set_defaults(func=_cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlcourse",
@@ -181,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     p.set_defaults(func=_cmd_grade)
+
+    _add_export_parser(sub)
     return parser
 
 
