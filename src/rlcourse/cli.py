@@ -142,6 +142,42 @@ def _add_export_parser(sub) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def _cmd_site(args: argparse.Namespace) -> int:
+    from rlcourse.site import build_site
+
+    try:
+        report = build_site(args.out, timeout=args.timeout, jobs=args.jobs)
+    except ModuleNotFoundError as exc:
+        print(f"rlcourse site: {exc}", file=sys.stderr)
+        return 2
+    for line in report.warnings:
+        print(line, file=sys.stderr)
+    print(
+        f"built {len(report.pages)} lesson pages in {report.seconds:.0f} s "
+        f"({report.size_bytes / 1e6:.1f} MB, {len(report.warnings)} warnings): "
+        f"open {report.html / 'index.html'}"
+    )
+    return 0
+
+
+def _add_site_parser(sub) -> None:
+    p = sub.add_parser(
+        "site",
+        help="build the course website (Jupyter Book) from the student lessons",
+        description="Execute the student lessons (never the solutions) and build a static "
+        "website with Jupyter Book 1: the syllabus as table of contents, rendered figures, and "
+        "on every lesson launch buttons (Binder, JupyterHub via nbgitpuller, Colab) and a "
+        "download button, configured in course/publish.toml. Needs the site extra: "
+        'pip install "rlcourse[site]".',
+    )
+    p.add_argument("--out", default="site", help="output folder (default: ./site)")
+    p.add_argument("--jobs", type=int, default=1, help="lessons executed at once (default 1)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="time limit per cell in seconds (default 600)"
+    )
+    p.set_defaults(func=_cmd_site)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlcourse",
@@ -220,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_grade)
 
     _add_export_parser(sub)
+    _add_site_parser(sub)
     return parser
 
 
