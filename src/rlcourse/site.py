@@ -15,13 +15,14 @@ offline).
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,13 @@ def build_site(
             raise FileNotFoundError(f"{path}: listed in the syllabus; run `rlcourse build`")
         shutil.copyfile(path, source / lesson.notebook)
         targets.append(source / lesson.notebook)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(lambda p: _execute(p, timeout), targets))
+    if jobs == 1:
+        for path in targets:
+            _execute(path, timeout)
+    else:  # one process per lesson at a time (kernel clients do not share threads well)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+            list(pool.map(_execute, targets, [timeout] * len(targets)))
     (source / "_config.yml").write_text(_yaml(book_config(syl, pub)), encoding="utf-8")
     (source / "_toc.yml").write_text(_yaml(table_of_contents(syl)), encoding="utf-8")
     (source / "index.md").write_text(home_page(syl, pub), encoding="utf-8")
