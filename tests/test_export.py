@@ -17,6 +17,12 @@ from rlcourse.export import export, nbgrader_notebook, otter_notebook, questions
 from rlcourse.paths import lessons_dir, project_root, solutions_dir
 from rlcourse.syllabus import load_syllabus
 
+# noise from the tools themselves (nbgrader's database layer, Otter's use of pandas)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Object of type .* not in session"),
+    pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame"),
+]
+
 SYL = load_syllabus()
 L00 = SYL.lesson("00")
 

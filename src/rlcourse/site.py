@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -117,12 +118,22 @@ def home_page(syllabus: Syllabus, publish: Publish) -> str:
 
 
 def _execute(path: Path, timeout: float) -> None:
+    """Run one notebook in place, in a fresh kernel reached through local sockets.
+
+    Unix-domain sockets (``transport="ipc"``) where available: with TCP, kernels started at the
+    same moment on a busy machine can race for the same ports.
+    """
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(path.parent)}}
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources=resources)
-    client.execute(env={**os.environ, "RLCOURSE_PROGRESS": "off"})  # a build records no progress
+    with tempfile.TemporaryDirectory(prefix="rlcourse-site-") as sockets:
+        km = KernelManager(kernel_name="python3")
+        if os.name == "posix":
+            km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
+        client = NotebookClient(nb, km=km, timeout=timeout, resources=resources)
+        client.execute(env={**os.environ, "RLCOURSE_PROGRESS": "off"})  # records no progress
     nbformat.write(nb, path)
 
 
