@@ -11,9 +11,14 @@ from rlcourse.build import BEGIN, END
 from rlcourse.paths import lessons_dir, solutions_dir
 
 
+def _distinctive(line: str) -> bool:
+    """A line of code worth looking for: not a comment, not a lone word such as ``break``."""
+    return len(line) >= 8 and not line.startswith("#") and not re.fullmatch(r"[\w.]+", line)
+
+
 def solution_lines(lesson) -> list[str]:
-    """Each non-blank, non-comment line (stripped) inside the lesson's solution regions that the
-    public lesson notebook itself does not also contain."""
+    """Each distinctive line (stripped) inside the lesson's solution regions that the public
+    lesson notebook itself does not also contain."""
     sol = nbformat.read(solutions_dir() / lesson.notebook, as_version=4)
     public = "\n".join(c.source for c in nbformat.read(lessons_dir() / lesson.notebook, 4).cells)
     lines = []
@@ -24,9 +29,8 @@ def solution_lines(lesson) -> list[str]:
         for line in cell.source.splitlines():
             if BEGIN.match(line) or END.match(line):
                 inside = bool(BEGIN.match(line))
-            elif inside and line.strip() and not line.strip().startswith("#"):
-                if line.strip() not in public:
-                    lines.append(line.strip())
+            elif inside and _distinctive(line.strip()) and line.strip() not in public:
+                lines.append(line.strip())
     assert lines, f"lesson {lesson.id} has no solution code to look for"
     return lines
 
