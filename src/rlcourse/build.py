@@ -139,7 +139,7 @@ def colab_cell_source(publish: Publish) -> str:
     """
     q = json.dumps
     return (
-        "# On Google Colab this cell fetches the course and installs it (about a minute).\n"
+        "# On Google Colab this cell fetches the course and installs it.\n"
         "# Anywhere else it does nothing.\n"
         "import sys\n"
         "\n"
