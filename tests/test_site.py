@@ -91,3 +91,24 @@ def test_home_page_lists_every_lesson(site):
     text = (site.html / "index.html").read_text(encoding="utf-8")
     for lesson in SYL.lessons:
         assert f'href="{lesson.slug}.html"' in text
+
+
+def test_cli_reports_the_build_and_a_missing_extra(monkeypatch, capsys, tmp_path):
+    import rlcourse.site as site_module
+    from rlcourse.cli import main
+    from rlcourse.site import SiteReport
+
+    def fake(out, *, timeout, jobs):
+        assert (timeout, jobs) == (600.0, 2)
+        return SiteReport(tmp_path, (tmp_path / "00_welcome.html",), 12.0, 3_400_000, ())
+
+    monkeypatch.setattr(site_module, "build_site", fake)
+    assert main(["site", "--out", str(tmp_path), "--jobs", "2"]) == 0
+    assert "built 1 lesson pages in 12 s (3.4 MB, 0 warnings)" in capsys.readouterr().out
+
+    def missing(out, *, timeout, jobs):
+        raise ModuleNotFoundError(site_module.INSTALL_HINT)
+
+    monkeypatch.setattr(site_module, "build_site", missing)
+    assert main(["site", "--out", str(tmp_path)]) == 2
+    assert 'pip install "rlcourse[site]"' in capsys.readouterr().err
