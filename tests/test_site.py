@@ -112,3 +112,12 @@ def test_cli_reports_the_build_and_a_missing_extra(monkeypatch, capsys, tmp_path
     monkeypatch.setattr(site_module, "build_site", missing)
     assert main(["site", "--out", str(tmp_path)]) == 2
     assert 'pip install "rlcourse[site]"' in capsys.readouterr().err
+
+
+def test_site_never_deletes_a_folder_it_did_not_write(tmp_path):
+    pytest.importorskip("jupyter_book")
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "notes.md").write_text("mine")
+    with pytest.raises(ValueError, match="out: .* is not a site source written here"):
+        build_site(tmp_path)
+    assert (tmp_path / "source" / "notes.md").read_text() == "mine"

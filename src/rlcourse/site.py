@@ -164,6 +164,8 @@ def build_site(
     source = out / "source"
     started = time.perf_counter()
     if source.exists():
+        if not (source / "_toc.yml").is_file():
+            raise ValueError(f"out: {source} exists and is not a site source written here")
         shutil.rmtree(source)
     source.mkdir(parents=True)
     targets = []
