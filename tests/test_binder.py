@@ -119,4 +119,8 @@ def test_repo2docker_accepts_the_spec(tmp_path):
     cmd = ["repo2docker", "--no-build", "--no-run", "--debug", str(tmp_path / "repo")]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "postBuild" in done.stdout + done.stderr
+    dockerfile = done.stdout + done.stderr
+    version = (BINDER / "runtime.txt").read_text().strip().removeprefix("python-")
+    assert f"python={version}" in dockerfile  # runtime.txt was read
+    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in dockerfile
+    assert "./binder/postBuild" in dockerfile
