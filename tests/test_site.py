@@ -32,6 +32,9 @@ def test_config_and_toc_follow_the_syllabus_and_publish_file():
     toc = table_of_contents(SYL)
     assert [c["file"] for c in toc["chapters"]] == [x.slug for x in SYL.lessons]
     page = home_page(SYL, pub)
+    assert "git clone https://github.com/me/course && cd course\n" in page
+    git = Publish(repository="https://example.org/me/course.git")
+    assert "&& cd course\n" in home_page(SYL, git)
     for lesson in SYL.lessons:
         assert f"]({lesson.slug}.ipynb)" in page and lesson.title in page
 

@@ -85,6 +85,7 @@ def table_of_contents(syllabus: Syllabus) -> dict[str, Any]:
 
 def home_page(syllabus: Syllabus, publish: Publish) -> str:
     """The home page: what the course is, how to run a lesson, and the syllabus."""
+    folder = publish.repository.rsplit("/", 1)[-1].removesuffix(".git")
     lines = [
         f"# {syllabus.title}",
         "",
@@ -101,7 +102,7 @@ def home_page(syllabus: Syllabus, publish: Publish) -> str:
         "your own machine:",
         "",
         "```bash",
-        f"git clone {publish.repository} && cd {publish.repository.rstrip('/').split('/')[-1]}",
+        f"git clone {publish.repository} && cd {folder}",
         "python -m pip install -e . && rlcourse lab",
         "```",
         "",
