@@ -143,6 +143,21 @@ def test_export_errors():
         questions(nb, L00)
 
 
+@pytest.mark.parametrize("lesson", SYL.lessons, ids=lambda x: x.id)
+def test_student_versions_hold_no_solution_code(lesson, tmp_path):
+    """Each tool's own stripping, on every lesson: nbgrader's ClearSolutions, Otter Assign."""
+    clear = pytest.importorskip("nbgrader.preprocessors").ClearSolutions
+    assign = pytest.importorskip("otter.assign").main
+    lines = solution_lines(lesson)
+    nb, _ = clear().preprocess(nbgrader_notebook(_solution(lesson), lesson), {})
+    assert leaked(lines, _code(nb)) == [] and "BEGIN SOLUTION" not in _code(nb)
+    (master,) = export("otter", tmp_path / "src", [lesson.id])
+    assign(str(master), str(tmp_path / "dist"), no_run_tests=True)
+    student = nbformat.read(tmp_path / "dist" / "student" / lesson.notebook, as_version=4)
+    text = "\n".join(c.source for c in student.cells)
+    assert leaked(lines, text) == [] and "BEGIN SOLUTION" not in text
+
+
 # ---- round trips -------------------------------------------------------------------------------
 
 
