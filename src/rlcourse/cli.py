@@ -20,6 +20,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"missing: solutions/{name} (listed in course/syllabus.toml)", file=sys.stderr)
     for name in report.extra_lessons:
         print(f"not in the syllabus: lessons/{name}", file=sys.stderr)
+    for name in report.renumbered:
+        verb = "repeats cell ids of other notebooks" if args.check else "cell ids made unique"
+        print(f"solutions/{name}: {verb}", file=sys.stderr if args.check else sys.stdout)
     if args.check:
         for name in report.stale:
             print(f"stale: lessons/{name} differs from solutions/{name}", file=sys.stderr)
@@ -131,6 +134,79 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         f"feedback in {report.feedback_dir}"
     )
     return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rlcourse.export import export
+
+    written = export(args.to, args.out, args.lesson or None)
+    for path in written:
+        print(f"wrote {path}")
+    if args.to == "nbgrader":
+        print(
+            f"next, in {args.out}: `nbgrader generate_assignment <lesson>`, collect, "
+            "then `nbgrader autograde <lesson>`"
+        )
+    else:
+        print("next, per lesson: `otter assign <lesson>/<lesson>.ipynb dist/<lesson>`")
+    return 0
+
+
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write the lessons as nbgrader or Otter-Grader source notebooks (instructors)",
+        description="Write instructor notebooks made from solutions/ in the format of another "
+        "grading tool: nbgrader (DIR/source/<lesson>/<lesson>.ipynb, with solution, autograded "
+        "and locked cells) or Otter Assign (DIR/<lesson>/<lesson>.ipynb, with question, "
+        "solution and test blocks). Both grade in the student's kernel; see the instructor "
+        "guide for what that gives up.",
+    )
+    p.add_argument("--to", required=True, choices=["nbgrader", "otter"], help="the tool")
+    p.add_argument("out", metavar="DIR", help="output folder (for nbgrader: the course folder)")
+    p.add_argument(
+        "--lesson",
+        action="append",
+        default=[],
+        help="a lesson id such as 00 (repeatable; default: every lesson)",
+    )
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_site(args: argparse.Namespace) -> int:
+    from rlcourse.site import build_site
+
+    try:
+        report = build_site(args.out, timeout=args.timeout, jobs=args.jobs)
+    except ModuleNotFoundError as exc:
+        print(f"rlcourse site: {exc}", file=sys.stderr)
+        return 2
+    for line in report.warnings:
+        print(line, file=sys.stderr)
+    print(
+        f"built {len(report.pages)} lesson pages in {report.seconds:.0f} s "
+        f"({report.size_bytes / 1e6:.1f} MB, {len(report.warnings)} warnings): "
+        f"open {report.html / 'index.html'}"
+    )
+    return 0
+
+
+def _add_site_parser(sub) -> None:
+    p = sub.add_parser(
+        "site",
+        help="build the course website (Jupyter Book) from the student lessons",
+        description="Execute the student lessons (never the solutions) and build a static "
+        "website with Jupyter Book 1: the syllabus as table of contents, rendered figures, and "
+        "on every lesson launch buttons (Binder, JupyterHub via nbgitpuller, Colab) and a "
+        "download button, configured in course/publish.toml. Needs the site extra: "
+        'pip install "rlcourse[site]".',
+    )
+    p.add_argument("--out", default="site", help="output folder (default: ./site)")
+    p.add_argument("--jobs", type=int, default=1, help="lessons executed at once (default 1)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="time limit per cell in seconds (default 600)"
+    )
+    p.set_defaults(func=_cmd_site)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     p.set_defaults(func=_cmd_grade)
+
+    _add_export_parser(sub)
+    _add_site_parser(sub)
     return parser
 
 
