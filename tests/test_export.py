@@ -31,6 +31,13 @@ def _solution(lesson):
     return nbformat.read(solutions_dir() / lesson.notebook, as_version=4)
 
 
+def _in_notebook_order(lesson):
+    """The lesson's exercises in the order the notebook checks them (lesson 09 asks q4 before
+    q3), which is the order an export lays them out."""
+    code = _code(_solution(lesson))
+    return sorted(lesson.exercises, key=lambda e: code.index(f"ex.{e.id}.check("))
+
+
 def _code(nb) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
@@ -64,8 +71,9 @@ def test_nbgrader_source_marks_solutions_tests_and_locks(lesson):
     assert len({m["grade_id"] for m in metas}) == len(metas)
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", m["grade_id"]) for m in metas)
     tests = [(c, m) for c, m in zip(nb.cells, metas, strict=True) if m["grade"]]
-    assert [m["points"] for _, m in tests] == [e.points for e in lesson.exercises]
-    for (cell, m), e in zip(tests, lesson.exercises, strict=True):
+    exercises = _in_notebook_order(lesson)
+    assert [m["points"] for _, m in tests] == [e.points for e in exercises]
+    for (cell, m), e in zip(tests, exercises, strict=True):
         assert m["locked"] and not m["solution"]
         assert f"ex.{e.id}.check({e.name})" in cell.source and "assert " in cell.source
     for cell, m in zip(nb.cells, metas, strict=True):
@@ -83,7 +91,7 @@ def test_otter_source_has_one_question_per_exercise(lesson):
     assert raw[0].startswith("# ASSIGNMENT CONFIG") and f"name: {lesson.slug}" in raw[0]
     heads = [s for s in raw if s.startswith("# BEGIN QUESTION")]
     assert heads == [
-        f"# BEGIN QUESTION\nname: {e.id}\npoints: {e.points}" for e in lesson.exercises
+        f"# BEGIN QUESTION\nname: {e.id}\npoints: {e.points}" for e in _in_notebook_order(lesson)
     ]
     code = _code(nb)
     assert "### BEGIN SOLUTION" not in code

@@ -144,7 +144,7 @@ def gap_decomposition(results, fig: Figure | None = None) -> Figure:
             ys = [np.mean([getattr(r, name) for r in results if r.k == k and r.m == m]) for k in ks]
             ax.plot(ks, ys, "o-", color=f"C{j}", label="m = ∞" if m is None else f"m = {m}")
         ax.axhline(0, color="gray", lw=0.8)
-        ax.set_title(name if name != "total" else "total gap V* − V^π̂")
+        ax.set_title(name if name != "total" else r"total gap $V^* - V^{\hat\pi}$")
         ax.set_xticks(ks, [str(k) for k in ks])
     axes[0].set_ylabel("value (discounted reward)")
     axes[3].set_ylabel("value (discounted reward)")
