@@ -12,7 +12,6 @@ from rlcourse.subsample import (
     SubsampledPolicy,
     binomial_table,
     envs,
-    estimate_bytes,
     evaluate,
     fit_slope,
     solve_full,
@@ -257,9 +256,10 @@ def test_learning_cost_explorer_matches_subsample_q_tables():
     res4 = subsample_q(mdp, 4, m=7, T=4, rng=0)
     assert (app.state["k"], app.state["m"], app.state["T"]) == (4, 7, 4)
     assert app.state["entries"] == res4.q.size
-    assert app.state["bytes"] == pytest.approx(
-        estimate_bytes(mdp.n_global, mdp.n_actions, res4.space.size, 7, deterministic_g=True)
-    )
+    # the widget shows what subsample_q's own memory guard computes: just below it is refused
+    with pytest.raises(ValueError, match="needs about"):
+        subsample_q(mdp, 4, m=7, T=4, rng=0, max_bytes=0.999 * app.state["bytes"])
+    subsample_q(mdp, 4, m=7, T=4, rng=0, max_bytes=1.001 * app.state["bytes"])
     n_entries = solve_mean_field(mdp, 6).q.size
     assert app.state["ratio_to_n"] == pytest.approx(n_entries / res4.q.size)
 

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rlcourse._validate import check_int
+from rlcourse.subsample._kernel import sampler_method
 from rlcourse.subsample.execution import SubsampledPolicy, evaluate
 from rlcourse.subsample.model import GlobalLocalMDP
 from rlcourse.subsample.planning import estimate_bytes, solve_mean_field, subsample_q
@@ -299,7 +300,16 @@ def learning_cost_explorer(
         N = np.array([comb(int(x) + L - 1, L - 1) for x in ks], dtype=float)
         entries = S_g * A * N
         lookups = entries * m_ * T_
-        nbytes = estimate_bytes(S_g, A, int(N[k_ - 1]), m_, deterministic_g=det_g)
+        nbytes = estimate_bytes(  # what subsample_q's memory guard computes for these settings
+            S_g,
+            A,
+            int(N[k_ - 1]),
+            m_,
+            deterministic_g=det_g,
+            k=k_,
+            L=L,
+            sampler=sampler_method(mdp.P_l, k_),
+        )
         app.state.update(
             k=k_,
             m=m_,
