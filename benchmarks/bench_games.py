@@ -23,6 +23,7 @@ import argparse
 import time
 
 import numpy as np
+from _timing import best_of
 
 from rlcourse import games as G
 
@@ -35,15 +36,6 @@ PARAMS = {
     "aga": {"lam": 1.0},
     "aga_exact_sign": {"lam": 1.0},
 }
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def minimal_aga_public_goods(

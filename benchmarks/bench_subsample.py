@@ -27,35 +27,25 @@ import os
 import time
 import tracemalloc
 from functools import partial
-from math import comb
 
 import numpy as np
+from _timing import best_of
 
 from rlcourse.subsample import (
     CountSpace,
     GlobalLocalMDP,
     _kernel,
     envs,
-    estimate_bytes,
     sample_next_counts,
     sample_next_globals,
     sampled_bellman_update,
     solve_mean_field,
     subsample_q,
+    subsample_q_bytes,
     subsystem_reward,
 )
 
 PUBLISHED = {3: 15, 4: 54, 5: 161, 6: 390, 7: 843}
-
-
-def best_of(fn, repeat: int) -> float:
-    """Best wall time of ``repeat`` calls of ``fn()``."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def slope(k, t) -> float:
@@ -161,18 +151,7 @@ def bench_memory() -> None:
     ratios = []
     for name, mdp, k, m in grid:
         for workers in (1, 2):
-            N = comb(k + mdp.L - 1, mdp.L - 1)
-            est = estimate_bytes(
-                mdp.n_global,
-                mdp.n_actions,
-                N,
-                m,
-                deterministic_g=bool(np.all(mdp.P_g.max(axis=2) == 1)),
-                k=k,
-                L=mdp.L,
-                workers=workers,
-                sampler=_kernel.sampler_method(mdp.P_l, k),
-            )
+            est = subsample_q_bytes(mdp, k, m, workers=workers)
             tracemalloc.start()
             subsample_q(mdp, k, m=m, T=3, rng=0, workers=workers)
             peak = tracemalloc.get_traced_memory()[1]

@@ -6,26 +6,13 @@ import time
 import tracemalloc
 from math import comb
 
-import numpy as np
 import pytest
 
-from rlcourse.subsample import GlobalLocalMDP, _kernel, envs, estimate_bytes, subsample_q
+from rlcourse.subsample import GlobalLocalMDP, envs, subsample_q, subsample_q_bytes
 
 
 def _estimate(mdp: GlobalLocalMDP, k: int, m: int, workers: int, tol: bool = False) -> float:
-    N = comb(k + mdp.L - 1, mdp.L - 1)
-    return estimate_bytes(
-        mdp.n_global,
-        mdp.n_actions,
-        N,
-        m,
-        deterministic_g=bool(np.all(mdp.P_g.max(axis=2) == 1)),
-        k=k,
-        L=mdp.L,
-        workers=workers,
-        tol=tol,
-        sampler=_kernel.sampler_method(mdp.P_l, k),
-    )
+    return subsample_q_bytes(mdp, k, m, workers=workers, tol=tol)
 
 
 def _traced_peak(mdp: GlobalLocalMDP, k: int, m: int, workers: int, tol: float | None) -> int:

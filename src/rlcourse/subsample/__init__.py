@@ -55,6 +55,7 @@ from rlcourse.subsample.planning import (
     solve_mean_field,
     solve_raw_tuples,
     subsample_q,
+    subsample_q_bytes,
     subsystem_reward,
 )
 
@@ -100,6 +101,7 @@ __all__ = [
     "step",
     "subsample_counts",
     "subsample_q",
+    "subsample_q_bytes",
     "subsample_tv",
     "subsystem_reward",
     "tv_vs_k",

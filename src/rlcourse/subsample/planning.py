@@ -30,6 +30,7 @@ __all__ = [
     "certify_global_policy",
     "count_kernel",
     "estimate_bytes",
+    "subsample_q_bytes",
     "mean_field_bellman_update",
     "next_counts_from_uniforms",
     "sample_next_counts",
@@ -344,7 +345,7 @@ def subsample_q(
     ``Q_0 = 0`` (stopping early when ``||Q_{t+1} - Q_t||_∞ <= tol`` if ``tol`` is given).
     ``value_dtype=np.float32`` stores the per-sweep value table in single precision (faster
     on large k; Q agrees with the default to ~1e-7 relative). Refuses, before allocating
-    anything large, when :func:`estimate_bytes` exceeds ``max_bytes``."""
+    anything large, when :func:`subsample_q_bytes` exceeds ``max_bytes``."""
     _check_mdp(mdp)
     k = check_int("k", k, low=1)
     m = check_int("m", m, low=1)
@@ -356,21 +357,10 @@ def subsample_q(
         raise ValueError(f"value_dtype: expected np.float32 or np.float64, got {value_dtype!r}")
     max_bytes = check_positive("max_bytes", max_bytes)
     workers = _workers(workers)
-    S_g, A, L = mdp.n_global, mdp.n_actions, mdp.L
+    S_g, L = mdp.n_global, mdp.L
     N = comb(k + L - 1, L - 1)
-    deterministic_g = bool(np.all(mdp.P_g.max(axis=2) == 1))
-    need = estimate_bytes(
-        S_g,
-        A,
-        N,
-        m,
-        deterministic_g=deterministic_g,
-        k=k,
-        L=L,
-        value_dtype=value_dtype,
-        workers=workers,
-        tol=tol is not None,
-        sampler=_kernel.sampler_method(mdp.P_l, k),
+    need = subsample_q_bytes(
+        mdp, k, m, value_dtype=value_dtype, workers=workers, tol=tol is not None
     )
     if need > max_bytes or S_g * N >= 2**31:
         raise ValueError(
@@ -396,6 +386,33 @@ def subsample_q(
         if done:
             break
     return QResult(Q, space, m, sweeps, "subsample_q")
+
+
+def subsample_q_bytes(
+    mdp: GlobalLocalMDP,
+    k: int,
+    m: int,
+    *,
+    value_dtype: type = np.float64,
+    workers: int | None = None,
+    tol: bool = False,
+) -> float:
+    """The bytes :func:`subsample_q` expects to need for ``mdp`` at ``k`` and ``m`` (the figure
+    its memory guard compares with ``max_bytes``): :func:`estimate_bytes` with the count-space
+    size ``N = C(k+L-1, L-1)``, the kind of global move and the sampler ``subsample_q`` uses."""
+    return estimate_bytes(
+        mdp.n_global,
+        mdp.n_actions,
+        comb(k + mdp.L - 1, mdp.L - 1),
+        m,
+        deterministic_g=bool(np.all(mdp.P_g.max(axis=2) == 1)),
+        k=k,
+        L=mdp.L,
+        value_dtype=value_dtype,
+        workers=workers,
+        tol=tol,
+        sampler=_kernel.sampler_method(mdp.P_l, k),
+    )
 
 
 def estimate_bytes(

@@ -9,10 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from rlcourse._validate import check_int
-from rlcourse.subsample._kernel import sampler_method
 from rlcourse.subsample.execution import SubsampledPolicy, evaluate
 from rlcourse.subsample.model import GlobalLocalMDP
-from rlcourse.subsample.planning import estimate_bytes, solve_mean_field, subsample_q
+from rlcourse.subsample.planning import solve_mean_field, subsample_q, subsample_q_bytes
 from rlcourse.widgets.base import App, show_figure
 
 __all__ = [
@@ -285,7 +284,6 @@ def learning_cost_explorer(
     m = check_int("m", m, low=1, high=1000)
     T = check_int("T", T, low=1, high=1000)
     S_g, A, L = mdp.n_global, mdp.n_actions, mdp.L
-    det_g = bool(np.all(mdp.P_g.max(axis=2) == 1.0))
     controls = {
         "k": W.IntSlider(value=k, min=1, max=n, description="k sampled", continuous_update=False),
         "m": W.IntSlider(
@@ -300,16 +298,7 @@ def learning_cost_explorer(
         N = np.array([comb(int(x) + L - 1, L - 1) for x in ks], dtype=float)
         entries = S_g * A * N
         lookups = entries * m_ * T_
-        nbytes = estimate_bytes(  # what subsample_q's memory guard computes for these settings
-            S_g,
-            A,
-            int(N[k_ - 1]),
-            m_,
-            deterministic_g=det_g,
-            k=k_,
-            L=L,
-            sampler=sampler_method(mdp.P_l, k_),
-        )
+        nbytes = subsample_q_bytes(mdp, k_, m_)  # what subsample_q's memory guard computes
         app.state.update(
             k=k_,
             m=m_,
