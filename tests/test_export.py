@@ -56,9 +56,22 @@ def _fill(student, names):
 
 @pytest.fixture
 def quiet_checks(monkeypatch):
-    """Kernels started by the tools record no progress and find the course."""
+    """Kernels started by the tools record no progress and find the course; the tools' kernel
+    clients wait for replies in slices (``rlcourse._nbexec``): nbgrader and Otter execute
+    through nbclient, whose single unbounded wait hung about one run in ten of this file
+    under load, on lesson 00's widget cells."""
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    from rlcourse._nbexec import sliced
+
     monkeypatch.setenv("RLCOURSE_PROGRESS", "off")
     monkeypatch.setenv("RLCOURSE_ROOT", str(project_root()))
+    plain = AsyncZMQSocketChannel.get_msg
+
+    def get_msg(self, timeout=None):
+        return sliced(lambda **kw: plain(self, **kw))(timeout)
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", get_msg)
 
 
 # ---- the exported notebooks ------------------------------------------------------------------

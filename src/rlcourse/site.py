@@ -125,7 +125,8 @@ def _execute(path: Path, timeout: float) -> None:
     same moment on a busy machine can race for the same ports.
     """
     from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
+
+    from rlcourse._nbexec import SteadyClient
 
     nb = nbformat.read(path, as_version=4)
     resources = {"metadata": {"path": str(path.parent)}}
@@ -133,7 +134,7 @@ def _execute(path: Path, timeout: float) -> None:
         km = KernelManager(kernel_name="python3")
         if os.name == "posix":
             km.transport, km.ip = "ipc", os.path.join(sockets, "kernel")
-        client = NotebookClient(nb, km=km, timeout=timeout, resources=resources)
+        client = SteadyClient(nb, km=km, timeout=timeout, resources=resources)
         client.execute(env={**os.environ, "RLCOURSE_PROGRESS": "off"})  # records no progress
     nbformat.write(nb, path)
 

@@ -25,9 +25,9 @@ from typing import Any
 import nbformat
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
+from rlcourse._nbexec import SteadyClient
 from rlcourse.grading._runner import MIME
 
 __all__ = ["CellProblem", "KernelRun", "Limits", "run_notebook"]
@@ -107,7 +107,7 @@ def _snippet(source: str) -> str:
     return ""
 
 
-class _Client(NotebookClient):
+class _Client(SteadyClient):
     """A notebook client that keeps no outputs, only how much each cell printed — and, for the
     runner cell, the plain-data messages of MIME type ``MIME``."""
 
