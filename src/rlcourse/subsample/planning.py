@@ -132,20 +132,24 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
             f"entries and needs about {need / 1e9:.3g} GB; max_bytes allows "
             f"{max_bytes / 1e9:.3g} GB; use subsample_q (sampled operator) or a smaller k"
         )
-    K = np.ones((S_g, 1, 1))
+    # Built as T[c', s_g, c] so that each "lands on y" scatter moves whole contiguous rows.
+    T = np.ones((1, S_g, 1))
     prev = CountSpace(0, L)
+    eye = np.eye(L, dtype=np.int64)
     for j in range(1, k + 1):  # one agent more per level
         space = CountSpace(j, L)
         x = (space.counts > 0).argmax(axis=1)  # smallest occupied state of each c
-        parent = prev.index(space.counts - np.eye(L, dtype=np.int64)[x])  # index of c - e_x
-        K_parent = K[:, parent, :]  # (S_g, N_j, N_{j-1}): K_{j-1}[c - e_x, c']
-        w = P_l[x].transpose(1, 0, 2)[:, :, :, None]  # (S_g, N_j, L, 1): P_l[x, s_g, y]
-        K_new = np.zeros((S_g, space.size, space.size))
+        parent = prev.index(space.counts - eye[x])  # index of c - e_x
+        K_parent = np.take(T, parent, axis=2)  # (N_{j-1}, S_g, N_j): K_{j-1}[c - e_x, c']
+        w = P_l[x].transpose(2, 1, 0)  # (L, S_g, N_j): P_l[x, s_g, y]
+        T_new = np.zeros((space.size, S_g, space.size))
+        moved = np.empty_like(K_parent)
         for y in range(L):  # the moved agent lands on y
-            up = space.index(prev.counts + np.eye(L, dtype=np.int64)[y])  # c' + e_y
-            K_new[:, :, up] += w[:, :, y] * K_parent
-        K, prev = K_new, space
-    return K
+            up = space.index(prev.counts + eye[y])  # c' + e_y
+            np.multiply(w[y], K_parent, out=moved)
+            T_new[up] += moved
+        T, prev = T_new, space
+    return np.ascontiguousarray(T.transpose(1, 2, 0))
 
 
 def mean_field_bellman_update(
