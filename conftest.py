@@ -4,6 +4,8 @@
   file — so each notebook, whose cells share one kernel — whole in one worker
   (``--dist loadfile``). ``-n 0`` or ``-p no:xdist`` runs everything in one process.
 * Progress records go to a temporary file, never to the user's home folder.
+* One BLAS thread per process (``OMP_NUM_THREADS`` etc., unless set): the parallel workers and
+  their kernels already use every core.
 * Hypothesis runs derandomised: the same examples on every run.
 * No test leaves a process behind: every process the session starts carries a random mark in
   its environment; when the session ends, a Jupyter server or kernel still carrying it is
@@ -28,6 +30,10 @@ ROOT = Path(__file__).resolve().parent
 _tmp = tempfile.mkdtemp(prefix="rlcourse-test-")
 os.environ["RLCOURSE_PROGRESS"] = str(Path(_tmp) / "progress.jsonl")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# one BLAS thread per process: the workers and their kernels already fill the cores, and
+# BLAS threads spinning beside them only slow everything down
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 # inherited by xdist workers and by every process a test starts (servers, kernels)
 SESSION_MARK = "RLCOURSE_TEST_SESSION"
 os.environ.setdefault(SESSION_MARK, secrets.token_hex(8))
@@ -56,6 +62,48 @@ def pytest_cmdline_main(config):
             opt.numprocesses = "auto"
     if opt.numprocesses and opt.dist == "no" and not getattr(opt, "distload", False):
         opt.dist = "loadfile"
+
+
+# The slowest files (seconds of their own, measured in a parallel run on 2 cores), started
+# first: with whole files per worker, long files left for the end keep one worker busy while
+# the other idles. Files not listed keep their usual order, after these.
+SLOW_FIRST = (
+    "tests/test_site.py",  # executes the 11 lessons and builds the website (~60 s)
+    "tests/test_grading_attacks.py",  # grades a hostile class (~75 s in all)
+    "tests/test_grading.py",  # grades a class (~45 s)
+    "tests/test_export.py",  # nbgrader and Otter round trips (~35 s)
+    "tests/test_binder.py",  # replays binder/ in a fresh venv (~21 s)
+    "tests/test_grading_units.py",
+    "tests/test_wheel.py",  # builds and installs the wheel (~14 s)
+    "solutions/05_reproducing_the_paper.ipynb",
+    "lessons/05_reproducing_the_paper.ipynb",
+    "tests/test_games_lessons.py",
+    "solutions/04_acting_on_a_fresh_subsample.ipynb",
+    "lessons/04_acting_on_a_fresh_subsample.ipynb",
+    "solutions/10_reproducing_the_paper.ipynb",
+    "lessons/10_reproducing_the_paper.ipynb",
+)
+
+
+def slow_first(items: list, root: Path = ROOT) -> list:
+    """``items`` with the files of ``SLOW_FIRST`` first, in that order; every file's items stay
+    together and in their own order."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+
+    def key(pair: tuple[int, object]) -> tuple[int, int]:
+        position, item = pair
+        path = Path(str(getattr(item, "path", getattr(item, "fspath", ""))))
+        try:
+            name = path.resolve().relative_to(root).as_posix()
+        except ValueError:
+            name = ""
+        return (rank.get(name, len(rank)), position)
+
+    return [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items[:] = slow_first(items)
 
 
 _STATUS = re.compile(r"^\[\d\d\.q\d+ \w+\] (not attempted|incorrect|correct) ·", re.M)

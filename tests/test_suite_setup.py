@@ -43,3 +43,21 @@ def test_explicit_choices_are_kept(hook):
     cfg = _config(usepdb=True)
     hook(cfg)
     assert cfg.option.numprocesses is None
+
+
+def test_slow_files_start_first_and_files_stay_whole():
+    import conftest
+
+    class Item:
+        def __init__(self, path: str, n: int) -> None:
+            self.path, self.n = conftest.ROOT / path, n
+
+    names = ["tests/test_mdp.py", "lessons/05_reproducing_the_paper.ipynb", "tests/test_site.py"]
+    items = [Item(name, n) for name in names for n in range(3)]
+    ordered = conftest.slow_first(items)
+    assert [(i.path.name, i.n) for i in ordered] == [
+        (name.split("/")[-1], n)
+        for name in ["tests/test_site.py", "lessons/05_reproducing_the_paper.ipynb", names[0]]
+        for n in range(3)
+    ]
+    assert all((conftest.ROOT / name).is_file() for name in conftest.SLOW_FIRST)
