@@ -35,6 +35,7 @@ from rlcourse.subsample import (
     CountSpace,
     GlobalLocalMDP,
     _kernel,
+    count_kernel,
     envs,
     sample_next_counts,
     sample_next_globals,
@@ -313,6 +314,9 @@ def bench_demand(kmax: int, workers) -> None:
         del res, next_c, next_g, r_k, Q
     print("\n== queueing, n = 50: exact mean-field value iteration at k = n ==")
     q = envs.queueing()
+    t_kernel = best_of(partial(count_kernel, q.P_l, 50), 3)
+    n_counts = CountSpace(50, q.L).size
+    print(f"next-count kernel K at k = 50 ({q.P_g.shape[0]} x {n_counts}^2): {t_kernel:.2f} s")
     t0 = time.perf_counter()
     res = solve_mean_field(q, 50)
     print(
