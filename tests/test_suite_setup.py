@@ -61,3 +61,11 @@ def test_slow_files_start_first_and_files_stay_whole():
         for n in range(3)
     ]
     assert all((conftest.ROOT / name).is_file() for name in conftest.SLOW_FIRST)
+
+
+def test_a_hanging_test_fails_instead_of_holding_ci(pytestconfig):
+    """pytest-timeout is active with a limit far above the slowest test (about 1 min), in
+    thread mode: the exercise checks run under this process's SIGALRM timer themselves."""
+    assert pytestconfig.pluginmanager.hasplugin("timeout")
+    assert float(pytestconfig.getini("timeout")) == 900
+    assert pytestconfig.getini("timeout_method") == "thread"
