@@ -62,6 +62,9 @@ def pytest_cmdline_main(config):
             opt.numprocesses = "auto"
     if opt.numprocesses and opt.dist == "no" and not getattr(opt, "distload", False):
         opt.dist = "loadfile"
+        # xdist would otherwise hand out the files with the most tests first, not the order
+        # of ``SLOW_FIRST`` below
+        opt.loadscopereorder = False
 
 
 # The slowest files (seconds of their own, measured in a parallel run on 2 cores), started

@@ -10,7 +10,14 @@ import pytest
 
 
 def _config(**option):
-    base = dict(numprocesses=None, dist="no", distload=False, collectonly=False, usepdb=False)
+    base = dict(
+        numprocesses=None,
+        dist="no",
+        distload=False,
+        collectonly=False,
+        usepdb=False,
+        loadscopereorder=True,  # xdist's default: files with the most tests first
+    )
     base.update(option)
     return SimpleNamespace(
         pluginmanager=SimpleNamespace(hasplugin=lambda name: name == "xdist"),
@@ -28,6 +35,8 @@ def test_parallel_by_default_one_file_per_worker(hook):
     cfg = _config()
     hook(cfg)
     assert (cfg.option.numprocesses, cfg.option.dist) == ("auto", "loadfile")
+    # files are handed out in the collection order (slowest first), not by their test count
+    assert cfg.option.loadscopereorder is False
 
 
 def test_explicit_choices_are_kept(hook):
