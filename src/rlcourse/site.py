@@ -30,6 +30,7 @@ from typing import Any
 
 import nbformat
 
+from rlcourse._imports import IRI_CHECKER_OFF, without_iri_checker
 from rlcourse.paths import lessons_dir
 from rlcourse.publish import Publish, load_publish
 from rlcourse.syllabus import Syllabus, load_syllabus
@@ -182,7 +183,10 @@ def build_site(
             _execute(path, timeout)
     else:  # one process per lesson at a time (kernel clients do not share threads well)
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=spawn, initializer=without_iri_checker
+        )
+        with pool:
             list(pool.map(_execute, targets, [timeout] * len(targets)))
     (source / "_config.yml").write_text(_yaml(book_config(syl, pub)), encoding="utf-8")
     (source / "_toc.yml").write_text(_yaml(table_of_contents(syl)), encoding="utf-8")
@@ -193,7 +197,7 @@ def build_site(
     cmd = [
         sys.executable,
         "-c",
-        "from jupyter_book.cli.main import main; main()",
+        f"{IRI_CHECKER_OFF}; from jupyter_book.cli.main import main; main()",
         "build",
         str(source),
         "--path-output",
