@@ -132,22 +132,39 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
             f"entries and needs about {need / 1e9:.3g} GB; max_bytes allows "
             f"{max_bytes / 1e9:.3g} GB; use subsample_q (sampled operator) or a smaller k"
         )
-    # Built as T[c', s_g, c] so that each "lands on y" scatter moves whole contiguous rows.
-    T = np.ones((1, S_g, 1))
+    # Built as T[c', s_g, c]: the parent rows are gathered along the last axis once per
+    # level, then every "lands on y" term gathers whole contiguous rows,
+    # T_new[c'] = Σ_{y: c'[y] > 0} P_l[x, s_g, y] K_parent[c' - e_y]. Every level works in
+    # buffers allocated once at the top level's size (fresh arrays at every level would spend
+    # about as long in page faults as in arithmetic); the padded last parent row is zero.
+    top = S_g * N * N
+    bufs = [np.empty(top), np.empty(top)]  # T of the previous level, T of this one
+    padded = np.empty(top + S_g * N)  # K_{j-1}[c - e_x, c'] for every row c', then a zero row
+    term = np.empty(top)
+    T = bufs[0][:S_g].reshape(1, S_g, 1)
+    T.fill(1.0)
     prev = CountSpace(0, L)
     eye = np.eye(L, dtype=np.int64)
     for j in range(1, k + 1):  # one agent more per level
         space = CountSpace(j, L)
+        n_prev, n_j = prev.size, space.size
         x = (space.counts > 0).argmax(axis=1)  # smallest occupied state of each c
         parent = prev.index(space.counts - eye[x])  # index of c - e_x
-        K_parent = np.take(T, parent, axis=2)  # (N_{j-1}, S_g, N_j): K_{j-1}[c - e_x, c']
+        K_parent = padded[: (n_prev + 1) * S_g * n_j].reshape(n_prev + 1, S_g, n_j)
+        np.take(T, parent, axis=2, out=K_parent[:n_prev], mode="clip")
+        K_parent[n_prev] = 0.0
         w = P_l[x].transpose(2, 1, 0)  # (L, S_g, N_j): P_l[x, s_g, y]
-        T_new = np.zeros((space.size, S_g, space.size))
-        moved = np.empty_like(K_parent)
+        T_new = bufs[j % 2][: n_j * S_g * n_j].reshape(n_j, S_g, n_j)
+        landed = term[: n_j * S_g * n_j].reshape(n_j, S_g, n_j)
         for y in range(L):  # the moved agent lands on y
-            up = space.index(prev.counts + eye[y])  # c' + e_y
-            np.multiply(w[y], K_parent, out=moved)
-            T_new[up] += moved
+            occupied = space.counts[:, y] > 0
+            down = np.full(n_j, n_prev)  # the zero row where c'[y] = 0
+            down[occupied] = prev.index(space.counts[occupied] - eye[y])  # c' - e_y
+            out = T_new if y == 0 else landed
+            np.take(K_parent, down, axis=0, out=out, mode="clip")
+            out *= w[y]
+            if y:
+                T_new += landed
         T, prev = T_new, space
     return np.ascontiguousarray(T.transpose(1, 2, 0))
 
