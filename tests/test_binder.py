@@ -78,7 +78,7 @@ def test_binder_spec_replayed_in_a_fresh_venv(tmp_path):
     repo, env_dir = tmp_path / "repo", tmp_path / "venv"
     _copy_repository(repo)
     started = time.perf_counter()
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)  # pip comes with the borrowed packages
     _borrow_dependencies(env_dir)
     bin_dir = env_dir / "bin"
     outside = [p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)]

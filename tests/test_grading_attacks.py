@@ -456,7 +456,7 @@ def test_a_feedback_file_in_the_output_folder_is_an_error_not_a_lost_gradebook(t
 
 def test_ctrl_c_keeps_the_rows_and_a_rerun_resumes(tmp_path):
     folder, out = tmp_path / "class", tmp_path / "out"
-    for name in ("a_alice", "b_bob", "c_carl"):
+    for name in ("a_alice", "b_bob"):
         subs.write(subs.correct(), folder / name / "00_welcome.ipynb")
     argv = [sys.executable, "-m", "rlcourse.cli", "grade", str(folder), "--out", str(out)]
     argv += ["--timeout", str(TIMEOUT), "--jobs", "1", "--no-progress"]
@@ -472,12 +472,12 @@ def test_ctrl_c_keeps_the_rows_and_a_rerun_resumes(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err
     kept = json.loads(book.read_text(encoding="utf-8"))["submissions"]
-    assert 1 <= len(kept) < 3 and all(r["total"] == 8 for r in kept)
+    assert len(kept) == 1 and all(r["total"] == 8 for r in kept)
     assert _leftover_folders() == [] and _survivors() == []
     # the same command again grades only the rest
     report = grade([folder], out, timeout=TIMEOUT, jobs=1, progress=False)
     assert report.resumed == len(kept)
-    assert [r["total"] for r in report.rows] == [8, 8, 8]
+    assert [r["total"] for r in report.rows] == [8, 8]
     again = {r["file"]: r for r in report.rows}
     for r in kept:
         assert again[r["file"]]["time_s"] == r["time_s"]  # kept, not graded again

@@ -102,9 +102,11 @@ def test_wheel_installs_and_runs_every_lesson_check_from_an_empty_folder(tmp_pat
 
     # 2. a fresh virtual environment (no system site-packages) with the wheel and its core deps
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], tmp_path, env, timeout=300)
+    # without a pip of its own (setting one up costs more than the rest): ours installs into it
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path, env, timeout=300)
     py = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    install = [str(py), "-m", "pip", "install", "--quiet", "--no-compile", str(wheel)]
+    install = [sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet"]
+    install += ["--no-compile", str(wheel)]
     _run(install, tmp_path, env, timeout=900)
 
     # 3. from an empty folder: import and run every lesson's checks
