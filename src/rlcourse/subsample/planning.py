@@ -135,12 +135,11 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
     # Built as T[c', s_g, c]: the parent rows are gathered along the last axis once per
     # level, then every "lands on y" term gathers whole contiguous rows,
     # T_new[c'] = Σ_{y: c'[y] > 0} P_l[x, s_g, y] K_parent[c' - e_y]. Every level works in
-    # buffers allocated once at the top level's size (fresh arrays at every level would spend
-    # about as long in page faults as in arithmetic); the padded last parent row is zero.
+    # three buffers allocated once at the top level's size (fresh arrays at every level would
+    # spend about as long in page faults as in arithmetic); the padded last parent row is zero.
     top = S_g * N * N
-    bufs = [np.empty(top), np.empty(top)]  # T of the previous level, T of this one
+    bufs = [np.empty(top), np.empty(top)]  # T of the previous level and of this one, in turn
     padded = np.empty(top + S_g * N)  # K_{j-1}[c - e_x, c'] for every row c', then a zero row
-    term = np.empty(top)
     T = bufs[0][:S_g].reshape(1, S_g, 1)
     T.fill(1.0)
     prev = CountSpace(0, L)
@@ -155,7 +154,8 @@ def count_kernel(P_l: np.ndarray, k: int, *, max_bytes: float = 2e9) -> np.ndarr
         K_parent[n_prev] = 0.0
         w = P_l[x].transpose(2, 1, 0)  # (L, S_g, N_j): P_l[x, s_g, y]
         T_new = bufs[j % 2][: n_j * S_g * n_j].reshape(n_j, S_g, n_j)
-        landed = term[: n_j * S_g * n_j].reshape(n_j, S_g, n_j)
+        # the previous level's T is spent once K_parent holds its rows: its buffer takes a term
+        landed = bufs[(j + 1) % 2][: n_j * S_g * n_j].reshape(n_j, S_g, n_j)
         for y in range(L):  # the moved agent lands on y
             occupied = space.counts[:, y] > 0
             down = np.full(n_j, n_prev)  # the zero row where c'[y] = 0
