@@ -112,3 +112,31 @@ def test_point_masses_and_a_single_state():
         np.testing.assert_array_equal(
             sample_next_counts(one, CountSpace(4, 1), 3, 0, method=method), 0
         )
+
+
+@pytest.mark.parametrize("K", [1, 2, 3, 8, 9, 25])
+def test_sample_categorical_counts_the_cdf_entries_at_or_below_u(K):
+    """``x = #{j : cdf[j] <= u}`` on both of its paths (a loop over few columns, a sum over
+    many), with exact ties, zero-probability states and broadcasting; integer dtype."""
+    from rlcourse.subsample import sample_categorical
+
+    rng = np.random.default_rng(K)
+    P = rng.random((6, 1, 5, K))
+    P[P < 0.3] = 0.0
+    P[..., -1] += 1e-3
+    P /= P.sum(axis=-1, keepdims=True)
+    cdf = np.cumsum(P, axis=-1)
+    cdf[..., -1] = 1.0
+    u = rng.random((6, 4, 5))
+    ties = np.take_along_axis(cdf[:, 0], rng.integers(0, K, size=(6, 5, 1)), axis=-1)[..., 0]
+    u[:, 0] = np.where(ties < 1.0, ties, 0.0)  # u equal to a cdf entry counts that entry
+    x = sample_categorical(cdf, u)
+    assert x.shape == (6, 4, 5) and x.dtype.kind == "i"
+    expected = np.zeros((6, 4, 5), dtype=int)
+    for b, m, i in np.ndindex(6, 4, 5):
+        expected[b, m, i] = sum(c <= u[b, m, i] for c in cdf[b, 0, i])
+    np.testing.assert_array_equal(x, expected)
+    assert x.max() <= K - 1  # u < 1 never falls off the end
+    # a state of probability zero is never drawn
+    drawn = np.take_along_axis(P[:, 0][:, None], x[..., None], axis=-1)[..., 0]
+    assert np.all(drawn > 0)
