@@ -154,9 +154,11 @@ def _hostile_class(root: Path) -> dict[str, Path]:
             _with_cells(answers={"discounted_return": COPIED, "bellman_backup": None}),
             folder / "a3_copy" / "00_welcome.ipynb",
         ),
-        "a7_sleepy": subs.write(
+        # "a07" and "a04" sort first: attack 4 kills the other worker, so the sleeper is
+        # hit at its start (not halfway through) and the rest of the class is graded beside it
+        "a07_sleepy": subs.write(
             _with_cells(KEEP_ALIVE, *SLEEPY, answers={"discounted_return": None}),
-            folder / "a7_sleepy" / "00_welcome.ipynb",
+            folder / "a07_sleepy" / "00_welcome.ipynb",
         ),
         "a8_spawn": subs.write(
             _with_cells(SPAWN, HOG, answers={"discounted_return": None}),
@@ -194,7 +196,7 @@ def hostile(tmp_path_factory):
     folder, out = root / "class", root / "out"
     # attack 4 without root: the environment, the folder, the other worker
     subs.write(
-        _with_cells(_reach({"destructive": False})), folder / "a4_reach" / "00_welcome.ipynb"
+        _with_cells(_reach({"destructive": False})), folder / "a04_reach" / "00_welcome.ipynb"
     )
     # attack 5: a folder linked to a classmate's, a notebook linked to the answer key
     (folder / "a5_mallory").symlink_to(folder / "alice")
@@ -274,7 +276,7 @@ def test_attack3_a_copy_of_the_library_body_is_flagged(hostile):
 
 
 def test_attack7_the_time_budget_does_not_grow_with_the_cells(hostile):
-    row = hostile["rows"]["a7_sleepy"]
+    row = hostile["rows"]["a07_sleepy"]
     # q1 was answered before the sleeping cells; the budget stops them, the check still runs
     assert _statuses(row)[0] == C and row["total"] == 2
     assert any(f"time budget of {BUDGET} s" in e for e in row["errors"])
@@ -354,7 +356,7 @@ def _reach(targets: dict) -> str:
 
 
 def test_attack4_process_mode_scrubs_the_environment_and_survives_a_killed_worker(hostile):
-    row = hostile["rows"]["a4_reach"]
+    row = hostile["rows"]["a04_reach"]
     # no instructor variable reached the kernel; its folder held its own copy only
     assert "expected 2.75, got 1" in row["exercises"][0]["message"]
     assert any("sends signals to processes" in e for e in row["errors"])
