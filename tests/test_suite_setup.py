@@ -78,3 +78,10 @@ def test_a_hanging_test_fails_instead_of_holding_ci(pytestconfig):
     assert pytestconfig.pluginmanager.hasplugin("timeout")
     assert float(pytestconfig.getini("timeout")) == 900
     assert pytestconfig.getini("timeout_method") == "thread"
+
+
+def test_the_early_plugin_kept_the_iri_checker_out_of_this_process(pytestconfig):
+    """``-p early_plugin`` ran before nbval imported nbformat (and with it jsonschema)."""
+    assert pytestconfig.pluginmanager.has_plugin("early_plugin")
+    assert "jsonschema" in sys.modules  # nbval's nbformat imported it after the plugin ran
+    assert sys.modules.get("rfc3987_syntax", None) is None
