@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rlcourse`` console script."""
+    """The ``rlcourse`` command line: run the command ``argv`` names, return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "out", "unset") is None and args.command == "reproduce":
@@ -352,5 +352,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def console() -> int:
+    """Entry point of the ``rlcourse`` console script (and ``python -m rlcourse.cli``): a
+    process of its own, so it can skip jsonschema's IRI checker, about 1 s of start-up for
+    every command that reads notebooks (see :func:`rlcourse._imports.without_iri_checker`)."""
+    from rlcourse._imports import without_iri_checker
+
+    without_iri_checker()
+    return main()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(console())
