@@ -58,30 +58,6 @@ def test_console_script_is_installed():
     assert "usage: rlcourse" in out.stdout
 
 
-def test_the_console_script_reads_notebooks_without_the_iri_checker():
-    """``rlcourse`` runs :func:`rlcourse.cli.console`, which skips jsonschema's IRI checker
-    (about 1 s of start-up) before a command reads notebooks; its exit code is the command's."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-
-    from rlcourse.paths import project_root
-
-    project = tomllib.loads((project_root() / "pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["scripts"]["rlcourse"] == "rlcourse.cli:console"
-    script = (
-        "import sys\n"
-        "from rlcourse import cli\n"
-        "sys.argv = ['rlcourse', 'build', '--check']\n"
-        "code = cli.console()\n"
-        "print(code, sys.modules['rfc3987_syntax'], 'nbformat' in sys.modules)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-1] == "0 None True"
-
-
 def test_progress_table(tmp_path, capsys):
     path = tmp_path / "p.jsonl"
     entries = [

@@ -323,35 +323,3 @@ def test_duplicates_warned_progress_silent_off_a_terminal(tmp_path, capsys):
     assert code == 0
     rows = json.loads((tmp_path / "o2" / "gradebook.json").read_text())["submissions"]
     assert [r["lesson"] for r in rows] == ["00", "00"]
-
-
-@pytest.mark.parametrize("form", ["function", "command line"])
-def test_helper_processes_read_and_validate_notebooks_without_the_iri_checker(form):
-    """The grading workers and the site's lesson runners keep jsonschema's optional IRI
-    checker out (its import alone costs ~1 s of CPU per process); nbformat still reads and
-    validates, and a bad notebook is still refused."""
-    import subprocess
-    import sys
-
-    from rlcourse._imports import IRI_CHECKER_OFF
-    from rlcourse.paths import lessons_dir
-
-    first = {
-        "function": "from rlcourse._imports import without_iri_checker\nwithout_iri_checker()\n",
-        "command line": IRI_CHECKER_OFF + "\n",
-    }[form]
-    script = (
-        first + "import sys\n"
-        "import nbformat\n"
-        f"nb = nbformat.read({str(lessons_dir() / '00_welcome.ipynb')!r}, as_version=4)\n"
-        "nbformat.validate(nb)\n"
-        "nb.cells[0]['cell_type'] = 'spreadsheet'\n"
-        "try:\n"
-        "    nbformat.validate(nb)\n"
-        "except nbformat.ValidationError:\n"
-        "    print('refused')\n"
-        "print(sys.modules['rfc3987_syntax'])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["refused", "None"]

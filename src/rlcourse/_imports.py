@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["IRI_CHECKER_OFF", "without_iri_checker"]
-
-# The same as `without_iri_checker()`, as a statement for a `python -c` command line.
-IRI_CHECKER_OFF = "import sys; sys.modules.setdefault('rfc3987_syntax', None)"
+__all__ = ["without_iri_checker"]
 
 
 def without_iri_checker() -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 import nbformat
 
-from rlcourse._imports import IRI_CHECKER_OFF, without_iri_checker
+from rlcourse._imports import without_iri_checker
 from rlcourse.paths import lessons_dir
 from rlcourse.publish import Publish, load_publish
 from rlcourse.syllabus import Syllabus, load_syllabus
@@ -183,10 +183,7 @@ def build_site(
             _execute(path, timeout)
     else:  # one process per lesson at a time (kernel clients do not share threads well)
         spawn = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=spawn, initializer=without_iri_checker
-        )
-        with pool:
+        with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=without_iri_checker) as pool:
             list(pool.map(_execute, targets, [timeout] * len(targets)))
     (source / "_config.yml").write_text(_yaml(book_config(syl, pub)), encoding="utf-8")
     (source / "_toc.yml").write_text(_yaml(table_of_contents(syl)), encoding="utf-8")
@@ -197,7 +194,8 @@ def build_site(
     cmd = [
         sys.executable,
         "-c",
-        f"{IRI_CHECKER_OFF}; from jupyter_book.cli.main import main; main()",
+        "from rlcourse._imports import without_iri_checker; without_iri_checker()\n"
+        "from jupyter_book.cli.main import main; main()",
         "build",
         str(source),
         "--path-output",
